@@ -1,0 +1,82 @@
+/**
+ * `createApp` builds a keelson server without listening: the tree, the
+ * fan-out hub and the HTTP transports. Only the CLI (or a test) listens.
+ */
+import express, { type Express } from 'express'
+import pino, { type Logger } from 'pino'
+import { Errors, KeelsonError } from './core/errors.js'
+import { Hub } from './core/hub.js'
+import { Scheduler } from './core/scheduler.js'
+import { SIGNALK_VERSION, StateTree } from './core/state-tree.js'
+import { cors } from './http/guard.js'
+import { problemHandler } from './http/problem.js'
+import { createApiRouter } from './http/rest.js'
+import { SseTransport } from './http/sse.js'
+import { DEFAULTS, type KeelsonOptions } from './options.js'
+import { VERSION } from './version.js'
+
+/** A built keelson server. */
+export interface Keelson {
+  /** The request handler: pass it to `http.createServer`. */
+  readonly app: Express
+  readonly tree: StateTree
+  readonly hub: Hub
+  readonly sse: SseTransport
+  readonly log: Logger
+  /** Ends every stream and stops every timer. */
+  close(): void
+}
+
+/** Builds a keelson server from `options` (defaults in {@link DEFAULTS}). */
+export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
+  const opts: KeelsonOptions = { ...DEFAULTS, ...options }
+  const log = opts.logger ?? pino({ level: 'silent' })
+  const tree = new StateTree({
+    epoch: opts.epoch,
+    mmsi: opts.mmsi,
+    uuid: opts.uuid,
+    historySize: opts.historySize,
+  })
+  const hub = new Hub(tree)
+  const scheduler = new Scheduler()
+  const sse = new SseTransport(tree, hub, scheduler, opts, log)
+  const policy = { corsOrigins: opts.corsOrigins }
+
+  const app = express()
+  app.disable('x-powered-by')
+  app.disable('etag')
+  app.set('trust proxy', false)
+  app.use(cors(policy))
+  app.get('/signalk', (req, res) => {
+    const host = req.headers.host ?? 'localhost'
+    const ws = req.protocol === 'https' ? 'wss' : 'ws'
+    res.json({
+      endpoints: {
+        v1: {
+          version: SIGNALK_VERSION,
+          'signalk-http': `${req.protocol}://${host}/signalk/v1/api/`,
+          'signalk-ws': `${ws}://${host}/signalk/v1/stream`,
+        },
+      },
+      server: { id: 'keelson', version: VERSION },
+    })
+  })
+  app.use('/signalk/v1/api', createApiRouter(tree, sse, opts, policy))
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', revision: tree.rev, streams: sse.size })
+  })
+  app.use((req, _res, next) => next(new KeelsonError(Errors.NOT_FOUND, `No endpoint at ${req.path}`)))
+  app.use(problemHandler(log))
+
+  return {
+    app,
+    tree,
+    hub,
+    sse,
+    log,
+    close() {
+      sse.close()
+      scheduler.close()
+    },
+  }
+}

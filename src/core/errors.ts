@@ -1,0 +1,84 @@
+/**
+ * The one table of error codes. Every refusal keelson makes, on any
+ * transport, is one of these: a stable code, an HTTP status and a message
+ * that tells the caller how to fix the request. HTTP turns them into
+ * `application/problem+json` (RFC 9457); WebSocket transports into error messages.
+ */
+
+/** One entry of the table. */
+export interface ErrorKind {
+  readonly code: string
+  readonly status: number
+  readonly title: string
+}
+
+function kind(code: string, status: number, title: string): ErrorKind {
+  return Object.freeze({ code: `KEELSON_ERR_${code}`, status, title })
+}
+
+/** Every error keelson answers with, by name. */
+export const Errors = Object.freeze({
+  PATH_NOT_FOUND: kind('PATH_NOT_FOUND', 404, 'Nothing is stored at this path'),
+  BAD_PATH: kind(
+    'BAD_PATH',
+    400,
+    'The path is malformed: use one key per segment, no empty, "." or ".." segments and no control characters',
+  ),
+  FORBIDDEN_KEY: kind(
+    'FORBIDDEN_KEY',
+    400,
+    'The keys "__proto__", "constructor" and "prototype" are not allowed anywhere',
+  ),
+  BAD_JSON: kind('BAD_JSON', 400, 'The body is not valid JSON'),
+  TOO_DEEP: kind('TOO_DEEP', 400, 'The JSON nests deeper than the configured limit'),
+  NULL_NOT_ALLOWED: kind(
+    'NULL_NOT_ALLOWED',
+    400,
+    'The tree never holds null: use PATCH with null to delete a member, or DELETE the path',
+  ),
+  WILDCARD_WRITE: kind('WILDCARD_WRITE', 400, 'A write cannot address a "*" path; name the keys'),
+  ROOT_NOT_OBJECT: kind('ROOT_NOT_OBJECT', 400, 'The root of the tree must stay a JSON object'),
+  BAD_QUERY: kind('BAD_QUERY', 400, 'A query parameter has an invalid value'),
+  BAD_EVENT_ID: kind('BAD_EVENT_ID', 400, 'The event id is not one this server issued'),
+  UNAUTHORIZED: kind('UNAUTHORIZED', 401, 'Log in first: this needs a valid token'),
+  FORBIDDEN: kind('FORBIDDEN', 403, 'You are not allowed to do this'),
+  WRITE_NOT_LOCAL: kind(
+    'WRITE_NOT_LOCAL',
+    403,
+    'With no users configured, writes are accepted only from this machine (loopback)',
+  ),
+  CORS_ORIGIN: kind(
+    'CORS_ORIGIN',
+    403,
+    'Writes from this origin are not allowed; list it with --cors-origin',
+  ),
+  METHOD_NOT_ALLOWED: kind('METHOD_NOT_ALLOWED', 405, 'This method is not supported here'),
+  TOO_LARGE: kind('TOO_LARGE', 413, 'The body is larger than the configured limit'),
+  UNSUPPORTED_MEDIA_TYPE: kind(
+    'UNSUPPORTED_MEDIA_TYPE',
+    415,
+    'Send the body as application/json (or application/merge-patch+json for PATCH)',
+  ),
+  TOO_MANY_CONNECTIONS: kind('TOO_MANY_CONNECTIONS', 429, 'Too many connections; retry later'),
+  NOT_FOUND: kind('NOT_FOUND', 404, 'No such endpoint'),
+  INTERNAL: kind('INTERNAL', 500, 'Internal server error'),
+})
+
+/** An error from the table, with a detail for this occurrence. */
+export class KeelsonError extends Error {
+  readonly kind: ErrorKind
+
+  constructor(kind: ErrorKind, detail?: string) {
+    super(detail ?? kind.title)
+    this.name = 'KeelsonError'
+    this.kind = kind
+  }
+
+  get code(): string {
+    return this.kind.code
+  }
+
+  get status(): number {
+    return this.kind.status
+  }
+}

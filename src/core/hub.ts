@@ -1,0 +1,162 @@
+/**
+ * Subscription fan-out. Subscribers with the same path share one scope; a
+ * change walks a trie of scopes along its own patch, so it visits only the
+ * scopes it can touch, and each touched scope computes its patch once and
+ * hands the same {@link ScopedUpdate} (with its once-serialised frames) to
+ * all its subscribers. Transports plug in through {@link Subscriber}.
+ */
+import { isObject, type Json } from './json.js'
+import type { Effect } from './merge-patch.js'
+import { type TreePath, WILDCARD } from './path.js'
+import { scopeEffect } from './scope.js'
+import type { Change, StateTree } from './state-tree.js'
+
+/** What a transport implements to receive changes. */
+export interface Subscriber {
+  /** Called synchronously, in revision order, for each change that touches the subscriber's path. */
+  deliver(update: ScopedUpdate): void
+}
+
+/** One change as seen from one path, shared by every subscriber of that path. */
+export class ScopedUpdate {
+  private json: string | undefined
+  private readonly frames = new Map<string, unknown>()
+
+  constructor(
+    /** The revision of the change. */
+    readonly rev: number,
+    /** The change's effect relative to the path's document. */
+    readonly effect: Effect,
+  ) {}
+
+  /** The scoped patch as JSON text, serialised once. */
+  get patchJson(): string {
+    this.json ??= JSON.stringify(this.effect.patch)
+    return this.json
+  }
+
+  /**
+   * A transport's frame for this update, built once by the first subscriber
+   * that asks and shared by all the others (`kind` names the transport's format).
+   */
+  frame<T>(kind: string, build: (update: ScopedUpdate) => T): T {
+    let frame = this.frames.get(kind) as T | undefined
+    if (frame === undefined) {
+      frame = build(this)
+      this.frames.set(kind, frame)
+    }
+    return frame
+  }
+}
+
+/** Handle returned by {@link Hub.subscribe}. */
+export interface Subscription {
+  unsubscribe(): void
+}
+
+class Scope {
+  readonly subscribers = new Set<Subscriber>()
+  constructor(readonly path: TreePath) {}
+}
+
+class TrieNode {
+  readonly children = new Map<string, TrieNode>()
+  scope: Scope | undefined
+}
+
+/** The fan-out hub of one tree. */
+export class Hub {
+  private readonly root = new TrieNode()
+  private scopeCount = 0
+  private subscriberCount = 0
+
+  constructor(tree: StateTree) {
+    tree.onChange((change) => this.publish(change))
+  }
+
+  /** Number of distinct subscribed paths. */
+  get scopes(): number {
+    return this.scopeCount
+  }
+
+  /** Number of subscribers. */
+  get subscribers(): number {
+    return this.subscriberCount
+  }
+
+  /** Delivers every future change that touches `path` to `subscriber`. */
+  subscribe(path: TreePath, subscriber: Subscriber): Subscription {
+    let node = this.root
+    const trail: TrieNode[] = [node]
+    for (const key of path.segments) {
+      let next = node.children.get(key)
+      if (!next) {
+        next = new TrieNode()
+        node.children.set(key, next)
+      }
+      node = next
+      trail.push(node)
+    }
+    if (!node.scope) {
+      node.scope = new Scope(path)
+      this.scopeCount++
+    }
+    const scope = node.scope
+    scope.subscribers.add(subscriber)
+    this.subscriberCount++
+    let active = true
+    return {
+      unsubscribe: () => {
+        if (!active) return
+        active = false
+        scope.subscribers.delete(subscriber)
+        this.subscriberCount--
+        if (scope.subscribers.size === 0) this.prune(trail, path.segments)
+      },
+    }
+  }
+
+  /** Fans one change out to the scopes it touches. */
+  publish(change: Change): void {
+    const touched: Scope[] = []
+    this.collect(this.root, change.effect.patch, touched)
+    for (let i = 0; i < touched.length; i++) {
+      const scope = touched[i]!
+      const effect = scopeEffect(change.effect, scope.path)
+      if (effect === undefined) continue
+      const update = new ScopedUpdate(change.rev, effect)
+      for (const subscriber of scope.subscribers) subscriber.deliver(update)
+    }
+  }
+
+  /** Scopes at or below `node` that `patch` (the change at that node) may touch. */
+  private collect(node: TrieNode, patch: Json, out: Scope[]): void {
+    if (node.scope) out.push(node.scope)
+    if (!isObject(patch)) {
+      // A replaced value touches everything that was or is below it.
+      for (const child of node.children.values()) this.collect(child, patch, out)
+      return
+    }
+    for (const [key, child] of node.children) {
+      if (key === WILDCARD) this.collectAll(child, out)
+      else if (Object.hasOwn(patch, key)) this.collect(child, patch[key]!, out)
+    }
+  }
+
+  /** Every scope at or below `node`; the scoping itself tells which are really touched. */
+  private collectAll(node: TrieNode, out: Scope[]): void {
+    if (node.scope) out.push(node.scope)
+    for (const child of node.children.values()) this.collectAll(child, out)
+  }
+
+  private prune(trail: TrieNode[], segments: readonly string[]): void {
+    const leaf = trail[trail.length - 1]!
+    leaf.scope = undefined
+    this.scopeCount--
+    for (let i = trail.length - 1; i > 0; i--) {
+      const node = trail[i]!
+      if (node.scope || node.children.size > 0) break
+      trail[i - 1]!.children.delete(segments[i - 1]!)
+    }
+  }
+}

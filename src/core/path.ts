@@ -1,0 +1,116 @@
+/**
+ * Paths into the tree (SPEC §2): one key per segment, `self` under `vessels`
+ * for the self vessel, `*` to match every key at a level.
+ */
+import { Errors, KeelsonError } from './errors.js'
+import { isObject, type Json, type JsonObject } from './json.js'
+import { FORBIDDEN_KEYS } from './validate.js'
+
+/** The wildcard segment. */
+export const WILDCARD = '*'
+
+/**
+ * A parsed path. `segments` are tree keys with `self` already resolved;
+ * `starAt` is the index of the first `*` (-1 when there is none). A wildcard
+ * path reads as the node at `segments[0..starAt)` holding only the branches
+ * that match the rest.
+ */
+export interface TreePath {
+  readonly segments: readonly string[]
+  readonly starAt: number
+}
+
+// C0 controls and DEL; keys are otherwise free text (Signal K keys hold ':' and '.').
+const CONTROL = /[\u0000-\u001f\u007f]/
+
+/** Builds a {@link TreePath} from keys, checking each and resolving `vessels/self`. */
+export function pathOf(keys: readonly string[], selfKey?: string): TreePath {
+  const segments: string[] = []
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!
+    if (key === '' || key === '.' || key === '..' || CONTROL.test(key)) {
+      throw new KeelsonError(Errors.BAD_PATH, `The path segment ${JSON.stringify(key)} is not allowed`)
+    }
+    if (FORBIDDEN_KEYS.has(key)) {
+      throw new KeelsonError(Errors.FORBIDDEN_KEY, `The key "${key}" is not allowed in a path`)
+    }
+    segments.push(key === 'self' && selfKey && i > 0 && keys[i - 1] === 'vessels' ? selfKey : key)
+  }
+  return { segments, starAt: segments.indexOf(WILDCARD) }
+}
+
+/**
+ * Parses the URL path after `/signalk/v1/api` (e.g. `/vessels/self/navigation/`):
+ * split on `/`, percent-decoded per segment, a trailing `/` ignored.
+ */
+export function parseUrlPath(raw: string, selfKey?: string): TreePath {
+  let text = raw.startsWith('/') ? raw.slice(1) : raw
+  if (text.endsWith('/')) text = text.slice(0, -1)
+  if (text === '') return { segments: [], starAt: -1 }
+  const keys = text.split('/').map((part) => {
+    try {
+      return decodeURIComponent(part)
+    } catch {
+      throw new KeelsonError(Errors.BAD_PATH, `The path segment "${part}" is not valid percent-encoding`)
+    }
+  })
+  return pathOf(keys, selfKey)
+}
+
+/** Parses a Signal K dot path (`navigation.speedOverGround`); `""` is the root. */
+export function parseDotPath(dotted: string, selfKey?: string): TreePath {
+  return pathOf(dotted === '' ? [] : dotted.split('.'), selfKey)
+}
+
+/** The URL form of a path (each key percent-encoded), for logs and links. */
+export function formatPath(path: TreePath): string {
+  return `/${path.segments.map(encodeURIComponent).join('/')}`
+}
+
+/** The value at `segments` below `root`, or undefined. */
+export function getAt(root: Json | undefined, segments: readonly string[], from = 0, to = segments.length): Json | undefined {
+  let node = root
+  for (let i = from; i < to; i++) {
+    if (!isObject(node)) return undefined
+    const key = segments[i]!
+    if (!Object.hasOwn(node, key)) return undefined
+    node = node[key]
+  }
+  return node
+}
+
+/**
+ * The part of `value` matching `segments[from..]`: `*` keeps every key whose
+ * branch matches, a key keeps itself when its branch matches. Undefined when
+ * nothing matches (a `*` level always matches an object, possibly as `{}`).
+ * Leaves are shared with `value`, not copied.
+ */
+export function project(value: Json | undefined, segments: readonly string[], from: number): Json | undefined {
+  if (from === segments.length) return value
+  if (!isObject(value)) return undefined
+  const key = segments[from]!
+  if (key === WILDCARD) {
+    const out: JsonObject = {}
+    for (const k in value) {
+      const sub = project(value[k], segments, from + 1)
+      if (sub !== undefined) out[k] = sub
+    }
+    return out
+  }
+  if (!Object.hasOwn(value, key)) return undefined
+  const sub = project(value[key], segments, from + 1)
+  return sub === undefined ? undefined : { [key]: sub }
+}
+
+/**
+ * What a read of `path` gives below `root` (SPEC §2): the value at a plain
+ * path; for a wildcard path, the node before the first `*` holding only the
+ * matching branches (`{}` when none match). Undefined when the path, or a
+ * wildcard path's prefix, is missing.
+ */
+export function readPath(root: Json | undefined, path: TreePath): Json | undefined {
+  if (path.starAt < 0) return getAt(root, path.segments)
+  const node = getAt(root, path.segments, 0, path.starAt)
+  if (node === undefined) return undefined
+  return project(node, path.segments, path.starAt) ?? {}
+}

@@ -1,0 +1,60 @@
+/**
+ * Who may write (SPEC §3 CORS, §8): writes from a browser only from origins
+ * listed with `--cors-origin`; with no users configured, writes only from
+ * loopback. Token checks join here when users exist.
+ */
+import type { Request, RequestHandler } from 'express'
+import { Errors, KeelsonError } from '../core/errors.js'
+
+/** Write rules. */
+export interface WritePolicy {
+  /** Origins allowed to write from a browser (`--cors-origin`). Default none. */
+  corsOrigins: readonly string[]
+}
+
+/** True for 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address
+  return v4.startsWith('127.') || address === '::1'
+}
+
+/** Throws when `req` may not write. */
+export function checkWriteAllowed(req: Request, policy: WritePolicy): void {
+  const origin = req.headers.origin
+  if (origin && !policy.corsOrigins.includes(origin) && origin !== `${req.protocol}://${req.headers.host}`) {
+    throw new KeelsonError(Errors.CORS_ORIGIN, `Writes from origin ${origin} are not allowed`)
+  }
+  if (!isLoopback(req.socket.remoteAddress)) throw new KeelsonError(Errors.WRITE_NOT_LOCAL)
+}
+
+const READ_HEADERS = 'Accept, Last-Event-ID, If-None-Match, Cache-Control'
+const WRITE_HEADERS = 'Content-Type, Authorization, If-Match'
+
+/**
+ * CORS: reads (GET, SSE) from any origin; writes only from listed origins.
+ * Answers preflights itself.
+ */
+export function cors(policy: WritePolicy): RequestHandler {
+  return (req, res, next) => {
+    const origin = req.headers.origin
+    if (!origin) return next()
+    const writer = policy.corsOrigins.includes(origin)
+    res.set('Vary', 'Origin')
+    res.set('Access-Control-Allow-Origin', writer ? origin : '*')
+    res.set('Access-Control-Expose-Headers', 'ETag, X-Keelson-Event-Id')
+    if (req.method !== 'OPTIONS') return next()
+    const wanted = String(req.headers['access-control-request-method'] ?? '').toUpperCase()
+    if (wanted === 'GET' || wanted === 'HEAD') {
+      res.set('Access-Control-Allow-Methods', 'GET, HEAD')
+      res.set('Access-Control-Allow-Headers', READ_HEADERS)
+    } else if (writer) {
+      res.set('Access-Control-Allow-Methods', 'GET, HEAD, PATCH, PUT, DELETE')
+      res.set('Access-Control-Allow-Headers', `${READ_HEADERS}, ${WRITE_HEADERS}`)
+    } else {
+      res.removeHeader('Access-Control-Allow-Origin')
+    }
+    res.set('Access-Control-Max-Age', '600')
+    res.status(204).end()
+  }
+}

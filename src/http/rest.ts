@@ -1,0 +1,139 @@
+/**
+ * The REST API over the tree (SPEC §3): `GET` at any path (or an SSE stream
+ * when asked for), conditional GET by ETag, and `PATCH`/`PUT`/`DELETE` writes.
+ */
+import { createHash } from 'node:crypto'
+import express, { type Request, type Response, type Router } from 'express'
+import { Errors, KeelsonError } from '../core/errors.js'
+import { isObject, type Json } from '../core/json.js'
+import { parseUrlPath, type TreePath } from '../core/path.js'
+import type { StateTree } from '../core/state-tree.js'
+import { wantsEventStream } from './accept.js'
+import { readJsonBody } from './body.js'
+import { checkWriteAllowed, type WritePolicy } from './guard.js'
+import type { SseTransport } from './sse.js'
+
+/** Limits of request bodies. */
+export interface BodyLimits {
+  /** Largest request body, bytes. Default 1 MiB. */
+  maxBodyBytes: number
+  /** Deepest JSON nesting accepted. Default 64. */
+  maxDepth: number
+}
+
+const PATCH_TYPES = ['application/merge-patch+json', 'application/json']
+const PUT_TYPES = ['application/json']
+const MAX_MIN_PERIOD_MS = 86_400_000
+
+/** Builds the router mounted at `/signalk/v1/api`. */
+export function createApiRouter(
+  tree: StateTree,
+  sse: SseTransport,
+  limits: BodyLimits,
+  policy: WritePolicy,
+): Router {
+  const router = express.Router()
+
+  router.all('/{*rest}', async (req: Request, res: Response) => {
+    const path = parseUrlPath(req.path, tree.selfKey)
+    switch (req.method) {
+      case 'GET':
+      case 'HEAD':
+        return wantsEventStream(req.headers.accept) && req.method === 'GET'
+          ? openStream(req, res, path)
+          : read(req, res, path)
+      case 'PATCH': {
+        checkWriteAllowed(req, policy)
+        const body = await readJsonBody(req, { ...bodyOptions, types: PATCH_TYPES, allowNullMembers: true })
+        tree.patch(path, body)
+        return written(res, path)
+      }
+      case 'PUT': {
+        checkWriteAllowed(req, policy)
+        const body = await readJsonBody(req, { ...bodyOptions, types: PUT_TYPES, allowNullMembers: false })
+        if (body === null) throw new KeelsonError(Errors.NULL_NOT_ALLOWED, 'A PUT body cannot be null; use DELETE')
+        tree.put(path, body)
+        return written(res, path)
+      }
+      case 'DELETE':
+        checkWriteAllowed(req, policy)
+        tree.delete(path)
+        res.set('X-Keelson-Event-Id', tree.eventId).status(204).end()
+        return
+      default:
+        res.set('Allow', 'GET, HEAD, PATCH, PUT, DELETE, OPTIONS')
+        throw new KeelsonError(Errors.METHOD_NOT_ALLOWED, `${req.method} is not supported on the API`)
+    }
+  })
+
+  const bodyOptions = { limit: limits.maxBodyBytes, maxDepth: limits.maxDepth }
+
+  function read(req: Request, res: Response, path: TreePath): void {
+    const value = tree.get(path)
+    if (value === undefined) throw new KeelsonError(Errors.PATH_NOT_FOUND, `Nothing is stored at ${req.path}`)
+    let etag = versionTag(tree, path, value)
+    let body: string | undefined
+    if (etag === undefined) {
+      body = JSON.stringify(value)
+      etag = contentTag(body)
+    }
+    res.set({ ETag: etag, 'X-Keelson-Event-Id': tree.eventId, 'Cache-Control': 'no-cache' })
+    if (matches(req.headers['if-none-match'], etag)) {
+      res.status(304).end()
+      return
+    }
+    res.type('application/json').send(body ?? JSON.stringify(value))
+  }
+
+  function openStream(req: Request, res: Response, path: TreePath): void {
+    const minPeriod = parseMinPeriod(req.query.minPeriod)
+    const header = req.headers['last-event-id']
+    const query = req.query.lastEventId
+    const lastEventId = typeof header === 'string' ? header : typeof query === 'string' ? query : undefined
+    sse.open(res, { path, lastEventId, minPeriod })
+  }
+
+  function written(res: Response, path: TreePath): void {
+    const value = tree.get(path)
+    res.set('X-Keelson-Event-Id', tree.eventId)
+    if (value === undefined) {
+      res.status(204).end()
+      return
+    }
+    const body = JSON.stringify(value)
+    res.set('ETag', versionTag(tree, path, value) ?? contentTag(body))
+    res.type('application/json').send(body)
+  }
+
+  return router
+}
+
+/** ETag from the subtree's version: cheap, and no serialisation needed for a 304. */
+function versionTag(tree: StateTree, path: TreePath, value: Json): string | undefined {
+  if (path.starAt >= 0 || !isObject(value)) return undefined
+  const version = tree.versionOf(value)
+  return version === undefined ? undefined : `"${tree.epoch}.${version}"`
+}
+
+/** ETag from the body itself, for leaves and wildcard reads. */
+function contentTag(body: string): string {
+  return `"h${createHash('sha1').update(body).digest('base64url').slice(0, 20)}"`
+}
+
+/** `If-None-Match` per RFC 9110 §13.1.2: weak comparison, a list, or `*`. */
+function matches(header: string | undefined, etag: string): boolean {
+  if (!header) return false
+  return header.split(',').some((tag) => {
+    const t = tag.trim()
+    return t === '*' || t === etag || t === `W/${etag}`
+  })
+}
+
+function parseMinPeriod(raw: unknown): number {
+  if (raw === undefined) return 0
+  const value = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : Number.NaN
+  if (!(value <= MAX_MIN_PERIOD_MS)) {
+    throw new KeelsonError(Errors.BAD_QUERY, `minPeriod must be a whole number of ms from 0 to ${MAX_MIN_PERIOD_MS}`)
+  }
+  return value
+}
