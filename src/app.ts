@@ -2,6 +2,7 @@
  * `createApp` builds a keelson server without listening: the tree, the
  * fan-out hub and the HTTP transports. Only the CLI (or a test) listens.
  */
+import type { Server } from 'node:http'
 import express, { type Express } from 'express'
 import pino, { type Logger } from 'pino'
 import { Errors, KeelsonError } from './core/errors.js'
@@ -23,6 +24,8 @@ export interface Keelson {
   readonly hub: Hub
   readonly sse: SseTransport
   readonly log: Logger
+  /** Hooks the server's WebSocket upgrades (call once, after `http.createServer(app)`). */
+  attach(server: Server): void
   /** Ends every stream and stops every timer. */
   close(): void
 }
@@ -74,6 +77,13 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     hub,
     sse,
     log,
+    attach(server) {
+      server.on('upgrade', (req, socket) => {
+        // No WebSocket endpoint matched: answer with a real HTTP status, as ws's abortHandshake does.
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+        void req
+      })
+    },
     close() {
       sse.close()
       scheduler.close()
