@@ -46,7 +46,8 @@ export class History {
     if (oldest === undefined || revision + 1 < oldest) return undefined
     const out: Change[] = []
     const cap = this.ring.length
-    for (let i = revision + 1 - oldest; i < this.size; i++) out.push(this.ring[(this.start + i) % cap]!)
+    for (let i = revision + 1 - oldest; i < this.size; i++)
+      out.push(this.ring[(this.start + i) % cap]!)
     return out
   }
 }

@@ -14,7 +14,15 @@
  *
  * @see https://www.rfc-editor.org/rfc/rfc7396
  */
-import { deepEqual, diff, isObject, type Json, type JsonObject, stripNulls, wholeValue } from './json.js'
+import {
+  deepEqual,
+  diff,
+  isObject,
+  type Json,
+  type JsonObject,
+  stripNulls,
+  wholeValue,
+} from './json.js'
 
 /** What a patch changed: the effective patch and the patch that undoes it. */
 export interface Effect {
@@ -110,7 +118,6 @@ function materialize(value: JsonObject, mark: MarkChanged): JsonObject {
   mark(out)
   return out
 }
-
 
 /**
  * One patch equal to applying `first` then `second`, given `firstInverse`

@@ -21,15 +21,24 @@ export interface TreePath {
 }
 
 // C0 controls and DEL; keys are otherwise free text (Signal K keys hold ':' and '.').
-const CONTROL = /[\u0000-\u001f\u007f]/
+function hasControl(key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i)
+    if (c < 0x20 || c === 0x7f) return true
+  }
+  return false
+}
 
 /** Builds a {@link TreePath} from keys, checking each and resolving `vessels/self`. */
 export function pathOf(keys: readonly string[], selfKey?: string): TreePath {
   const segments: string[] = []
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!
-    if (key === '' || key === '.' || key === '..' || CONTROL.test(key)) {
-      throw new KeelsonError(Errors.BAD_PATH, `The path segment ${JSON.stringify(key)} is not allowed`)
+    if (key === '' || key === '.' || key === '..' || hasControl(key)) {
+      throw new KeelsonError(
+        Errors.BAD_PATH,
+        `The path segment ${JSON.stringify(key)} is not allowed`,
+      )
     }
     if (FORBIDDEN_KEYS.has(key)) {
       throw new KeelsonError(Errors.FORBIDDEN_KEY, `The key "${key}" is not allowed in a path`)
@@ -51,7 +60,10 @@ export function parseUrlPath(raw: string, selfKey?: string): TreePath {
     try {
       return decodeURIComponent(part)
     } catch {
-      throw new KeelsonError(Errors.BAD_PATH, `The path segment "${part}" is not valid percent-encoding`)
+      throw new KeelsonError(
+        Errors.BAD_PATH,
+        `The path segment "${part}" is not valid percent-encoding`,
+      )
     }
   })
   return pathOf(keys, selfKey)
@@ -68,7 +80,12 @@ export function formatPath(path: TreePath): string {
 }
 
 /** The value at `segments` below `root`, or undefined. */
-export function getAt(root: Json | undefined, segments: readonly string[], from = 0, to = segments.length): Json | undefined {
+export function getAt(
+  root: Json | undefined,
+  segments: readonly string[],
+  from = 0,
+  to = segments.length,
+): Json | undefined {
   let node = root
   for (let i = from; i < to; i++) {
     if (!isObject(node)) return undefined
@@ -85,7 +102,11 @@ export function getAt(root: Json | undefined, segments: readonly string[], from 
  * nothing matches (a `*` level always matches an object, possibly as `{}`).
  * Leaves are shared with `value`, not copied.
  */
-export function project(value: Json | undefined, segments: readonly string[], from: number): Json | undefined {
+export function project(
+  value: Json | undefined,
+  segments: readonly string[],
+  from: number,
+): Json | undefined {
   if (from === segments.length) return value
   if (!isObject(value)) return undefined
   const key = segments[from]!

@@ -7,7 +7,15 @@
  * look at whole values (a parent deleted, a wildcard branch that starts or
  * stops matching).
  */
-import { deepEqual, diff, isEmptyObject, isObject, type Json, type JsonObject, wholeValue } from './json.js'
+import {
+  deepEqual,
+  diff,
+  isEmptyObject,
+  isObject,
+  type Json,
+  type JsonObject,
+  wholeValue,
+} from './json.js'
 import type { Effect } from './merge-patch.js'
 import { getAt, project, type TreePath, WILDCARD } from './path.js'
 
@@ -54,7 +62,12 @@ function docOf(node: Json | undefined, path: TreePath, from: number): Json | und
  * The patch below a node that was an object both before and after the change,
  * read through `segments[from..]` (which starts with a key or `*`).
  */
-function projectPatch(p: JsonObject, inv: JsonObject, segments: readonly string[], from: number): Json | undefined {
+function projectPatch(
+  p: JsonObject,
+  inv: JsonObject,
+  segments: readonly string[],
+  from: number,
+): Json | undefined {
   const key = segments[from]!
   if (key === WILDCARD) {
     let out: JsonObject | undefined
@@ -75,10 +88,18 @@ function projectPatch(p: JsonObject, inv: JsonObject, segments: readonly string[
   return { [key]: sub }
 }
 
-function projectChild(p: Json, inv: Json, segments: readonly string[], from: number): Json | undefined {
+function projectChild(
+  p: Json,
+  inv: Json,
+  segments: readonly string[],
+  from: number,
+): Json | undefined {
   if (from === segments.length) return p
   if (!isObject(p) || !isObject(inv)) {
-    return transition(project(wholeValue(inv), segments, from), project(wholeValue(p), segments, from))
+    return transition(
+      project(wholeValue(inv), segments, from),
+      project(wholeValue(p), segments, from),
+    )
   }
   return projectPatch(p, inv, segments, from)
 }
@@ -92,4 +113,3 @@ function transition(before: Json | undefined, after: Json | undefined): Json | u
   const d = diff(before, after)
   return isObject(d) && isEmptyObject(d) ? undefined : d
 }
-

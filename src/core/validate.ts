@@ -6,7 +6,11 @@ import { Errors, KeelsonError } from './errors.js'
 import { isObject, type Json } from './json.js'
 
 /** Keys refused anywhere in any input: they could reach an object's prototype. */
-export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+])
 
 /** Default nesting limit of input JSON: 64 levels accepted, 65 refused. */
 export const DEFAULT_MAX_DEPTH = 64

@@ -8,7 +8,7 @@
 
 /** True when the `Accept` header asks for an event stream. */
 export function wantsEventStream(accept: string | undefined): boolean {
-  if (!accept || !accept.toLowerCase().includes('text/event-stream')) return false
+  if (!accept?.toLowerCase().includes('text/event-stream')) return false
   let sse = 0
   let json = 0
   for (const range of accept.split(',')) {

@@ -22,7 +22,11 @@ export function isLoopback(address: string | undefined): boolean {
 /** Throws when `req` may not write. */
 export function checkWriteAllowed(req: Request, policy: WritePolicy): void {
   const origin = req.headers.origin
-  if (origin && !policy.corsOrigins.includes(origin) && origin !== `${req.protocol}://${req.headers.host}`) {
+  if (
+    origin &&
+    !policy.corsOrigins.includes(origin) &&
+    origin !== `${req.protocol}://${req.headers.host}`
+  ) {
     throw new KeelsonError(Errors.CORS_ORIGIN, `Writes from origin ${origin} are not allowed`)
   }
   if (!isLoopback(req.socket.remoteAddress)) throw new KeelsonError(Errors.WRITE_NOT_LOCAL)

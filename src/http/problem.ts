@@ -6,7 +6,11 @@ import type { Logger } from 'pino'
 import { Errors, KeelsonError } from '../core/errors.js'
 
 /** Writes `error` as `application/problem+json`. */
-export function sendProblem(res: Response, error: KeelsonError, extraHeaders?: Record<string, string>): void {
+export function sendProblem(
+  res: Response,
+  error: KeelsonError,
+  extraHeaders?: Record<string, string>,
+): void {
   const { kind } = error
   res
     .status(kind.status)

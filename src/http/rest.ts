@@ -44,14 +44,23 @@ export function createApiRouter(
           : read(req, res, path)
       case 'PATCH': {
         checkWriteAllowed(req, policy)
-        const body = await readJsonBody(req, { ...bodyOptions, types: PATCH_TYPES, allowNullMembers: true })
+        const body = await readJsonBody(req, {
+          ...bodyOptions,
+          types: PATCH_TYPES,
+          allowNullMembers: true,
+        })
         tree.patch(path, body)
         return written(res, path)
       }
       case 'PUT': {
         checkWriteAllowed(req, policy)
-        const body = await readJsonBody(req, { ...bodyOptions, types: PUT_TYPES, allowNullMembers: false })
-        if (body === null) throw new KeelsonError(Errors.NULL_NOT_ALLOWED, 'A PUT body cannot be null; use DELETE')
+        const body = await readJsonBody(req, {
+          ...bodyOptions,
+          types: PUT_TYPES,
+          allowNullMembers: false,
+        })
+        if (body === null)
+          throw new KeelsonError(Errors.NULL_NOT_ALLOWED, 'A PUT body cannot be null; use DELETE')
         tree.put(path, body)
         return written(res, path)
       }
@@ -62,7 +71,10 @@ export function createApiRouter(
         return
       default:
         res.set('Allow', 'GET, HEAD, PATCH, PUT, DELETE, OPTIONS')
-        throw new KeelsonError(Errors.METHOD_NOT_ALLOWED, `${req.method} is not supported on the API`)
+        throw new KeelsonError(
+          Errors.METHOD_NOT_ALLOWED,
+          `${req.method} is not supported on the API`,
+        )
     }
   })
 
@@ -70,7 +82,8 @@ export function createApiRouter(
 
   function read(req: Request, res: Response, path: TreePath): void {
     const value = tree.get(path)
-    if (value === undefined) throw new KeelsonError(Errors.PATH_NOT_FOUND, `Nothing is stored at ${req.path}`)
+    if (value === undefined)
+      throw new KeelsonError(Errors.PATH_NOT_FOUND, `Nothing is stored at ${req.path}`)
     let etag = versionTag(tree, path, value)
     let body: string | undefined
     if (etag === undefined) {
@@ -89,7 +102,8 @@ export function createApiRouter(
     const minPeriod = parseMinPeriod(req.query.minPeriod)
     const header = req.headers['last-event-id']
     const query = req.query.lastEventId
-    const lastEventId = typeof header === 'string' ? header : typeof query === 'string' ? query : undefined
+    const lastEventId =
+      typeof header === 'string' ? header : typeof query === 'string' ? query : undefined
     sse.open(res, { path, lastEventId, minPeriod })
   }
 
@@ -133,7 +147,10 @@ function parseMinPeriod(raw: unknown): number {
   if (raw === undefined) return 0
   const value = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : Number.NaN
   if (!(value <= MAX_MIN_PERIOD_MS)) {
-    throw new KeelsonError(Errors.BAD_QUERY, `minPeriod must be a whole number of ms from 0 to ${MAX_MIN_PERIOD_MS}`)
+    throw new KeelsonError(
+      Errors.BAD_QUERY,
+      `minPeriod must be a whole number of ms from 0 to ${MAX_MIN_PERIOD_MS}`,
+    )
   }
   return value
 }

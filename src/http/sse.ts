@@ -77,7 +77,8 @@ export class SseTransport {
     readonly options: SseOptions,
     readonly log: Logger,
   ) {
-    this.buildFrame = (update) => Buffer.from(`id: ${tree.idOf(update.rev)}\ndata: ${update.patchJson}\n\n`)
+    this.buildFrame = (update) =>
+      Buffer.from(`id: ${tree.idOf(update.rev)}\ndata: ${update.patchJson}\n\n`)
     this.keepAliveTimer = setInterval(() => this.keepAlive(), options.keepAliveMs)
     this.keepAliveTimer.unref()
     const sweep = Math.min(1000, Math.max(10, Math.floor(options.stallTimeoutMs / 4)))
@@ -100,7 +101,10 @@ export class SseTransport {
     session.subscription = this.hub.subscribe(request.path, session)
     res.on('drain', () => session.drained())
     res.on('close', () => this.remove(session))
-    this.log.debug({ path: request.path.segments, sessions: this.sessions.size }, 'sse stream opened')
+    this.log.debug(
+      { path: request.path.segments, sessions: this.sessions.size },
+      'sse stream opened',
+    )
   }
 
   /** Ends every stream and stops the timers. */
@@ -175,7 +179,10 @@ export class SseTransport {
     for (const session of this.congested) {
       if (session.congestedSince > limit) continue
       this.stats.stalledClosed++
-      this.log.info({ stalledMs: Date.now() - session.congestedSince }, 'closing stalled sse stream')
+      this.log.info(
+        { stalledMs: Date.now() - session.congestedSince },
+        'closing stalled sse stream',
+      )
       session.res.destroy()
       this.remove(session)
     }
@@ -210,10 +217,16 @@ class SseSession implements Subscriber, Task {
   ) {}
 
   deliver(update: ScopedUpdate): void {
-    if (this.pending !== undefined || this.congestedSince !== 0) return this.hold(update)
+    if (this.pending !== undefined || this.congestedSince !== 0) {
+      this.hold(update)
+      return
+    }
     if (this.minPeriod > 0) {
       const now = Date.now()
-      if (now < this.nextAt) return this.hold(update)
+      if (now < this.nextAt) {
+        this.hold(update)
+        return
+      }
       this.nextAt = now + this.minPeriod
     }
     this.lastRev = update.rev
@@ -224,7 +237,11 @@ class SseSession implements Subscriber, Task {
   sendEvent(rev: number, data: string | undefined): void {
     const id = this.transport.tree.idOf(rev)
     if (this.minPeriod > 0) this.nextAt = Date.now() + this.minPeriod
-    this.enqueue(Buffer.from(data === undefined ? `event: keep-alive\nid: ${id}\n\n` : `id: ${id}\ndata: ${data}\n\n`))
+    this.enqueue(
+      Buffer.from(
+        data === undefined ? `event: keep-alive\nid: ${id}\n\n` : `id: ${id}\ndata: ${data}\n\n`,
+      ),
+    )
   }
 
   enqueue(frame: Buffer): void {
@@ -265,7 +282,10 @@ class SseSession implements Subscriber, Task {
   run(now: number): void {
     this.scheduled = false
     if (this.closed || this.pending === undefined || this.congestedSince !== 0) return
-    if (now < this.nextAt) return this.schedule()
+    if (now < this.nextAt) {
+      this.schedule()
+      return
+    }
     const pending = this.pending
     this.pending = undefined
     this.lastRev = this.pendingRev
