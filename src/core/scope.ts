@@ -24,7 +24,9 @@ export function scopeEffect(effect: Effect, path: TreePath): Effect | undefined 
   if (path.segments.length === 0) return effect
   const patch = scopePatch(effect.patch, effect.inverse, path)
   if (patch === undefined) return undefined
-  return { patch, inverse: scopePatch(effect.inverse, effect.patch, path) ?? {} }
+  // The inverse touches the path whenever the patch does; `null` is a real inverse ("absent").
+  const inverse = scopePatch(effect.inverse, effect.patch, path)
+  return { patch, inverse: inverse === undefined ? {} : inverse }
 }
 
 /** The patch for the document read at `path`, given a root patch and its inverse. */

@@ -11,6 +11,7 @@ import { DEFAULT_HISTORY_SIZE, History } from './history.js'
 import { diff, isObject, type Json, type JsonObject } from './json.js'
 import { applyPatch, type Effect } from './merge-patch.js'
 import { readPath, type TreePath } from './path.js'
+import { validateValue } from './validate.js'
 
 /** The Signal K version of the tree format. */
 export const SIGNALK_VERSION = '1.7.0'
@@ -107,10 +108,13 @@ export class StateTree {
   }
 
   /**
-   * Applies a root-level merge patch. Takes ownership of `patch`: the caller
-   * must not reuse it. Returns the change, or undefined when nothing changed.
+   * Applies a root-level merge patch, atomically: a patch holding a forbidden
+   * key is refused whole. Takes ownership of `patch`: the caller must not
+   * reuse it. Returns the change, or undefined when nothing changed.
    */
   apply(patch: JsonObject): Change | undefined {
+    // Checked here too, whatever the transport did: no write may reach a prototype.
+    validateValue(patch, { maxDepth: Number.POSITIVE_INFINITY })
     const next = this.revision + 1
     const { effect } = applyPatch(this.root, patch, (object) => this.versions.set(object, next))
     if (!effect) return undefined
