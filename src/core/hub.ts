@@ -54,6 +54,8 @@ export interface Subscription {
   unsubscribe(): void
 }
 
+const SMALL_FANOUT = 4
+
 class Scope {
   readonly subscribers = new Set<Subscriber>()
   constructor(readonly path: TreePath) {}
@@ -137,9 +139,18 @@ export class Hub {
       for (const child of node.children.values()) this.collect(child, patch, out)
       return
     }
-    for (const [key, child] of node.children) {
-      if (key === WILDCARD) this.collectAll(child, out)
-      else if (Object.hasOwn(patch, key)) this.collect(child, patch[key]!, out)
+    const star = node.children.get(WILDCARD)
+    if (star) this.collectAll(star, out)
+    // Walk whichever side is smaller: few subscribed children, or few patched keys.
+    if (node.children.size <= SMALL_FANOUT) {
+      for (const [key, child] of node.children) {
+        if (key !== WILDCARD && Object.hasOwn(patch, key)) this.collect(child, patch[key]!, out)
+      }
+    } else {
+      for (const key in patch) {
+        const child = key === WILDCARD ? undefined : node.children.get(key)
+        if (child) this.collect(child, patch[key]!, out)
+      }
     }
   }
 

@@ -1,0 +1,88 @@
+import { describe, expect, it, vi } from 'vitest'
+import { Hub, type ScopedUpdate, type Subscriber } from '../../src/core/hub.js'
+import { parseUrlPath } from '../../src/core/path.js'
+import { StateTree } from '../../src/core/state-tree.js'
+
+function recorder(): Subscriber & { updates: ScopedUpdate[] } {
+  const updates: ScopedUpdate[] = []
+  return { updates, deliver: (update) => void updates.push(update) }
+}
+
+describe('Hub', () => {
+  it('delivers a change only to the subscribers whose path it touches', () => {
+    const tree = new StateTree()
+    const hub = new Hub(tree)
+    const nav = recorder()
+    const env = recorder()
+    const root = recorder()
+    hub.subscribe(parseUrlPath('/vessels/self/navigation', tree.selfKey), nav)
+    hub.subscribe(parseUrlPath('/vessels/self/environment', tree.selfKey), env)
+    hub.subscribe(parseUrlPath('/'), root)
+    tree.patch(parseUrlPath('/vessels/self/navigation/sog', tree.selfKey), { value: 1 })
+    expect(nav.updates.map((u) => u.effect.patch)).toEqual([{ sog: { value: 1 } }])
+    expect(env.updates).toHaveLength(0)
+    expect(root.updates).toHaveLength(1)
+  })
+
+  it('does not visit scopes outside the change (no scoping work for them)', () => {
+    const tree = new StateTree()
+    const hub = new Hub(tree)
+    const subs = Array.from({ length: 50 }, (_, i) => {
+      const sub = { deliver: vi.fn() }
+      hub.subscribe(parseUrlPath(`/unit${i}/value`), sub)
+      return sub
+    })
+    const spy = vi.spyOn(hub as unknown as { collect: (...args: unknown[]) => void }, 'collect')
+    tree.patch(parseUrlPath('/unit7/value'), 1)
+    expect(subs.filter((s) => s.deliver.mock.calls.length > 0)).toEqual([subs[7]])
+    // root, unit7, unit7/value: the walk follows the patch, not the 50 scopes.
+    expect(spy.mock.calls.length).toBe(3)
+  })
+
+  it('hands every subscriber of a path the same update, so a frame is built once', () => {
+    const tree = new StateTree()
+    const hub = new Hub(tree)
+    const build = vi.fn((u: ScopedUpdate) => Buffer.from(u.patchJson))
+    const frames: Buffer[] = []
+    for (let i = 0; i < 10; i++)
+      hub.subscribe(parseUrlPath('/a'), {
+        deliver: (u) => void frames.push(u.frame('test', build)),
+      })
+    tree.patch(parseUrlPath('/a'), { b: 1 })
+    expect(build).toHaveBeenCalledTimes(1)
+    expect(new Set(frames).size).toBe(1)
+    expect(hub.scopes).toBe(1)
+    expect(hub.subscribers).toBe(10)
+  })
+
+  it('delivers wildcard scopes their projected patch', () => {
+    const tree = new StateTree()
+    const hub = new Hub(tree)
+    const sub = recorder()
+    hub.subscribe(parseUrlPath('/vessels/*/navigation/position'), sub)
+    tree.patch(parseUrlPath('/vessels/urn:a/navigation'), {
+      position: { value: { latitude: 1 } },
+      sog: { value: 2 },
+    })
+    tree.patch(parseUrlPath('/vessels/urn:a/navigation/sog'), { value: 3 })
+    expect(sub.updates.map((u) => u.effect.patch)).toEqual([
+      { 'urn:a': { navigation: { position: { value: { latitude: 1 } } } } },
+    ])
+  })
+
+  it('forgets a path when its last subscriber leaves', () => {
+    const tree = new StateTree()
+    const hub = new Hub(tree)
+    const sub = recorder()
+    const a = hub.subscribe(parseUrlPath('/a/b'), sub)
+    const b = hub.subscribe(parseUrlPath('/a'), sub)
+    a.unsubscribe()
+    a.unsubscribe()
+    expect(hub.scopes).toBe(1)
+    b.unsubscribe()
+    expect(hub.scopes).toBe(0)
+    expect(hub.subscribers).toBe(0)
+    tree.patch(parseUrlPath('/a'), { b: 1 })
+    expect(sub.updates).toHaveLength(0)
+  })
+})
