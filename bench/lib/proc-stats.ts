@@ -1,0 +1,51 @@
+/**
+ * CPU time and memory of a process from Linux /proc: `stat` gives utime and
+ * stime in clock ticks, `status` gives VmRSS and VmHWM (peak RSS).
+ */
+import { readFileSync } from 'node:fs'
+
+/** Clock ticks per second of /proc/<pid>/stat; 100 on every Linux we run on. */
+const CLK_TCK = 100
+
+/** One reading of a process. */
+export interface ProcSample {
+  /** Wall time of the reading, ms. */
+  at: number
+  /** utime + stime, seconds. */
+  cpu: number
+  /** Resident set, bytes. */
+  rss: number
+  /** Peak resident set so far, bytes. */
+  peakRss: number
+}
+
+/** Reads `pid`'s CPU time and memory now; undefined once the process is gone. */
+export function sampleProc(pid: number): ProcSample | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    // Fields after the command name, which may hold spaces, start past the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ticks = Number(fields[11]) + Number(fields[12])
+    const status = readFileSync(`/proc/${pid}/status`, 'latin1')
+    return {
+      at: performance.now(),
+      cpu: ticks / CLK_TCK,
+      rss: kib(status, 'VmRSS') * 1024,
+      peakRss: kib(status, 'VmHWM') * 1024,
+    }
+  } catch {
+    return undefined
+  }
+}
+
+/** CPU use between two readings, in % of one core. */
+export function cpuPercent(from: ProcSample, to: ProcSample): number {
+  const wall = (to.at - from.at) / 1000
+  return wall > 0 ? ((to.cpu - from.cpu) / wall) * 100 : 0
+}
+
+function kib(status: string, key: string): number {
+  const at = status.indexOf(`${key}:`)
+  if (at < 0) return 0
+  return Number.parseInt(status.slice(at + key.length + 1).trimStart(), 10)
+}

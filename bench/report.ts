@@ -1,0 +1,151 @@
+/**
+ * The bench's output: one row per scenario and server, ratios of keelson to
+ * the peer and to the ceiling, as markdown and JSON. A full run rewrites the
+ * generated part of bench/RESULTS.md and keeps the notes around it.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
+import { BENCH_DIR } from './lib/spawn.js'
+
+/** One figure set: one scenario on one server. */
+export interface Row {
+  scenario: string
+  title: string
+  target: string
+  role: 'keelson' | 'peer' | 'ceiling'
+  transport: string
+  skipped?: string
+  error?: string
+  metrics: Record<string, number>
+}
+
+/** The figures compared across servers, per scenario kind, with their labels. */
+const COLUMNS: Record<string, [string, string][]> = {
+  stream: [
+    ['eventsPerSec', 'delivered/s'],
+    ['deliveredRatio', 'delivered/expected'],
+    ['worstClientRatio', 'worst client'],
+    ['p50', 'p50 ms'],
+    ['p99', 'p99 ms'],
+    ['max', 'max ms'],
+    ['serverCpu', 'server CPU %'],
+    ['peakRssMB', 'peak RSS MB'],
+    ['loadCpu', 'load-gen CPU %'],
+  ],
+  idle: [
+    ['clients', 'streams'],
+    ['kibPerStream', 'KiB/stream'],
+    ['rssBeforeMB', 'RSS before MB'],
+    ['rssAfterMB', 'RSS after MB'],
+    ['connectMs', 'connect ms'],
+  ],
+  rest: [
+    ['getRps', 'GET req/s'],
+    ['getP99', 'GET p99 ms'],
+    ['condRps', '304 req/s'],
+    ['cond304', '304 answers'],
+    ['condP99', '304 p99 ms'],
+    ['serverCpu', 'server CPU %'],
+  ],
+}
+
+/** The figure a ratio is taken on, per scenario kind. */
+const HEADLINE: Record<string, string[]> = {
+  stream: ['eventsPerSec', 'p99'],
+  idle: ['kibPerStream'],
+  rest: ['getRps', 'condRps'],
+}
+
+/** The machine line: cores, CPU model, node version, date. */
+export function machineLine(): string {
+  const model = cpus()[0]?.model ?? 'unknown CPU'
+  return `${cpus().length} cores (${model}), node ${process.version}, ${new Date().toISOString()}`
+}
+
+/** Markdown tables of `rows`, one per scenario, then the ratios. */
+export function toMarkdown(rows: Row[], kindOf: (scenario: string) => string): string {
+  const out: string[] = []
+  const scenarios = [...new Set(rows.map((r) => r.scenario))]
+  for (const id of scenarios) {
+    const group = rows.filter((r) => r.scenario === id)
+    const kind = kindOf(id)
+    out.push(`### (${id}) ${group[0]!.title}`, '')
+    const columns = COLUMNS[kind]
+    if (!columns) {
+      for (const r of group) out.push(`- ${r.target}: ${note(r) ?? JSON.stringify(r.metrics)}`)
+      out.push('')
+      continue
+    }
+    out.push(`| server | ${columns.map((c) => c[1]).join(' | ')} |`)
+    out.push(`|---|${columns.map(() => '---:').join('|')}|`)
+    for (const r of group) {
+      const skipped = note(r)
+      const cells = skipped
+        ? [skipped, ...columns.slice(1).map(() => '')]
+        : columns.map(([key]) => fmt(r.metrics[key]))
+      out.push(`| ${r.target} (${r.transport}) | ${cells.join(' | ')} |`)
+    }
+    const ratios = ratioLines(group, HEADLINE[kind] ?? [])
+    if (ratios.length > 0) out.push('', ...ratios)
+    out.push('')
+  }
+  return out.join('\n')
+}
+
+/** `keelson/peer` and `keelson/ceiling` for the headline figures of one scenario. */
+export function ratios(group: Row[], keys: string[]): Record<string, number> {
+  const out: Record<string, number> = {}
+  const ok = group.filter((r) => !r.skipped && !r.error)
+  for (const k of ok.filter((r) => r.role === 'keelson')) {
+    for (const other of ok.filter((r) => r.role !== 'keelson')) {
+      for (const key of keys) {
+        const a = k.metrics[key]
+        const b = other.metrics[key]
+        if (a !== undefined && b !== undefined && b !== 0) {
+          out[`${k.target}/${other.target} ${key}`] = Math.round((a / b) * 100) / 100
+        }
+      }
+    }
+  }
+  return out
+}
+
+function ratioLines(group: Row[], keys: string[]): string[] {
+  return Object.entries(ratios(group, keys)).map(([name, value]) => `- ${name}: **${value}×**`)
+}
+
+function note(r: Row): string | undefined {
+  if (r.skipped) return `skipped: ${r.skipped}`
+  if (r.error) return `error: ${r.error}`
+  return undefined
+}
+
+function fmt(x: number | undefined): string {
+  if (x === undefined || Number.isNaN(x)) return '–'
+  if (Number.isInteger(x) && Math.abs(x) >= 1000) return x.toLocaleString('en-US')
+  return String(x)
+}
+
+const START = '<!-- bench:results:start -->'
+const END = '<!-- bench:results:end -->'
+
+/** Writes bench/.out/latest.{md,json}; with `intoResults`, also the generated part of RESULTS.md. */
+export function writeOutputs(markdown: string, json: unknown, intoResults: boolean): void {
+  writeFileSync(join(BENCH_DIR, '.out', 'latest.md'), markdown)
+  writeFileSync(join(BENCH_DIR, '.out', 'latest.json'), `${JSON.stringify(json, null, 2)}\n`)
+  if (!intoResults) return
+  writeFileSync(join(BENCH_DIR, 'results.json'), `${JSON.stringify(json, null, 2)}\n`)
+  const file = join(BENCH_DIR, 'RESULTS.md')
+  const current = existsSync(file)
+    ? readFileSync(file, 'utf8')
+    : `# Benchmark results\n\n${START}\n${END}\n`
+  const from = current.indexOf(START)
+  const to = current.indexOf(END)
+  const block = `${START}\n${markdown}\n${END}`
+  const next =
+    from >= 0 && to > from
+      ? current.slice(0, from) + block + current.slice(to + END.length)
+      : `${current}\n${block}\n`
+  writeFileSync(file, next)
+}

@@ -1,0 +1,119 @@
+/**
+ * `npm run bench [-- --quick] [--only a,b] [--targets keelson-sse,ceiling]
+ * [--profile] [--write]`: issue 5's fan-out suite. Each server runs in its
+ * own process, restarted for every scenario; the load generator runs in
+ * another. Prints markdown, writes bench/.out/latest.{md,json}, and on a
+ * full run (or `--write`) bench/RESULTS.md and bench/results.json.
+ */
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { BENCH_DIR } from './lib/spawn.js'
+import { machineLine, type Row, ratios, toMarkdown, writeOutputs } from './report.js'
+import { runIdle, runRest, runStream } from './runners.js'
+import { picked, type Scenario, scenarios } from './scenarios.js'
+import { TARGETS } from './targets.js'
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    targets: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    write: { type: 'boolean', default: false },
+  },
+})
+const only = values.only?.split(',').map((s) => s.trim())
+const targetIds = values.targets?.split(',').map((s) => s.trim())
+const outDir = join(BENCH_DIR, '.out')
+mkdirSync(outDir, { recursive: true })
+const cpuProf = values.profile ? join(outDir, 'prof') : undefined
+
+const suite = scenarios(values.quick).filter((s) => picked(s.id, only))
+const targets = TARGETS.filter((t) => !targetIds || targetIds.includes(t.id))
+const rows: Row[] = []
+const started = Date.now()
+console.error(`keelson bench: ${machineLine()}${values.quick ? ' (quick)' : ''}`)
+
+for (const scenario of suite) {
+  if (scenario.kind === 'ingest') {
+    rows.push(await runIngest(scenario))
+    continue
+  }
+  for (const target of targets) {
+    if (scenario.kind === 'rest' && !target.restPath) continue
+    const base = {
+      scenario: scenario.id,
+      title: scenario.title,
+      target: target.id,
+      role: target.role,
+      transport: scenario.kind === 'rest' ? 'http' : target.transport,
+    }
+    if (target.skip) {
+      rows.push({ ...base, skipped: target.skip, metrics: {} })
+      continue
+    }
+    console.error(`(${scenario.id}) ${scenario.title}: ${target.id}…`)
+    try {
+      const metrics =
+        scenario.kind === 'stream'
+          ? await runStream(target, scenario, cpuProf)
+          : scenario.kind === 'idle'
+            ? await runIdle(target, scenario)
+            : await runRest(target, scenario)
+      rows.push({ ...base, metrics })
+      console.error(`  ${JSON.stringify(metrics)}`)
+    } catch (error) {
+      rows.push({ ...base, error: (error as Error).message, metrics: {} })
+      console.error(`  error: ${(error as Error).message}`)
+    }
+  }
+}
+
+const kinds = new Map(suite.map((s) => [s.id, s.kind]))
+const kindOf = (id: string) => kinds.get(id) ?? 'other'
+const seconds = Math.round((Date.now() - started) / 1000)
+const header = [
+  `Machine: ${machineLine()}. Shared with other engineers' test runs, so figures are noisy.`,
+  `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` (${seconds} s).`,
+  '',
+].join('\n')
+const markdown = header + toMarkdown(rows, kindOf)
+const byScenario = [...new Set(rows.map((r) => r.scenario))].map((id) => {
+  const group = rows.filter((r) => r.scenario === id)
+  const keys =
+    kindOf(id) === 'stream'
+      ? ['eventsPerSec', 'p99']
+      : kindOf(id) === 'idle'
+        ? ['kibPerStream']
+        : ['getRps', 'condRps']
+  return { scenario: id, ratios: ratios(group, keys) }
+})
+const json = { machine: machineLine(), quick: values.quick, seconds, rows, ratios: byScenario }
+console.log(markdown)
+writeOutputs(markdown, json, values.write || (!values.quick && !only && !targetIds))
+
+async function runIngest(scenario: Scenario): Promise<Row> {
+  const base = {
+    scenario: scenario.id,
+    title: scenario.title,
+    target: 'keelson',
+    role: 'keelson' as const,
+    transport: 'nmea0183',
+  }
+  // The slot for the ingest engineer: bench/ingest.ts exports benchIngest(options) → figures.
+  if (!existsSync(join(BENCH_DIR, 'ingest.ts'))) {
+    return { ...base, skipped: 'bench/ingest.ts (NMEA ingest bench) not written yet', metrics: {} }
+  }
+  try {
+    const mod = (await import('./ingest.js' as string)) as {
+      benchIngest?: (o: { quick: boolean; durationMs: number }) => Promise<Record<string, number>>
+    }
+    if (!mod.benchIngest)
+      return { ...base, skipped: 'bench/ingest.ts exports no benchIngest()', metrics: {} }
+    const durationMs = scenario.kind === 'ingest' ? scenario.durationMs : 5000
+    return { ...base, metrics: await mod.benchIngest({ quick: values.quick, durationMs }) }
+  } catch (error) {
+    return { ...base, error: (error as Error).message, metrics: {} }
+  }
+}

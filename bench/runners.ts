@@ -1,0 +1,161 @@
+/**
+ * One scenario on one server: start the server, start the load generator,
+ * read the server's CPU and memory from /proc around the measured window,
+ * stop both. Returns the figures of that row.
+ */
+import { round } from './lib/histogram.js'
+import { cpuPercent, sampleProc } from './lib/proc-stats.js'
+import { startTsChild } from './lib/spawn.js'
+import type { LoadConfig } from './load/main.js'
+import type { RestConfig } from './load/rest.js'
+import type { IdleScenario, RestScenario, StreamScenario } from './scenarios.js'
+import type { Running, Target } from './targets.js'
+
+const MB = 1024 * 1024
+/** Longest wait for N clients to connect and get their first event. */
+const CONNECT_TIMEOUT_MS = 120_000
+
+async function withServer<T>(
+  target: Target,
+  cpuProf: string | undefined,
+  body: (server: Running) => Promise<T>,
+): Promise<T> {
+  const server = await target.start({ cpuProf })
+  try {
+    return await body(server)
+  } finally {
+    await server.stop()
+  }
+}
+
+/** Scenarios (a) to (c): N clients, R changes/s for a fixed time. */
+export function runStream(
+  target: Target,
+  scenario: StreamScenario,
+  cpuProf?: string,
+): Promise<Record<string, number>> {
+  return withServer(target, cpuProf, async (server) => {
+    const load = startTsChild('load generator', 'load/main.ts', [])
+    try {
+      const config: LoadConfig = {
+        ...target.load(server.port),
+        clients: scenario.clients,
+        rate: scenario.rate,
+        durationMs: scenario.durationMs,
+        drainMs: scenario.drainMs,
+      }
+      load.send({ type: 'run', config })
+      const connected = await load.next('connected', CONNECT_TIMEOUT_MS)
+      load.send({ type: 'go' })
+      await load.next('started', 30_000)
+      const s0 = sampleProc(server.child.pid)
+      await load.next('injected', scenario.durationMs + 30_000)
+      const s1 = sampleProc(server.child.pid)
+      const result = await load.next('result', scenario.drainMs + 30_000)
+      const latency = result.latency as { p50: number; p99: number; max: number }
+      return {
+        clients: result.clients as number,
+        connectFailures: connected.failures as number,
+        connectMs: connected.connectMs as number,
+        sent: result.sent as number,
+        rejected: result.rejected as number,
+        injectRate: result.injectRate as number,
+        eventsPerSec: result.eventsPerSec as number,
+        deliveredRatio: result.deliveredRatio as number,
+        worstClientRatio: result.worstClientRatio as number,
+        drainMs: result.drainMs as number,
+        p50: latency.p50,
+        p99: latency.p99,
+        max: latency.max,
+        serverCpu: s0 && s1 ? round(cpuPercent(s0, s1), 1) : Number.NaN,
+        peakRssMB: round((sampleProc(server.child.pid)?.peakRss ?? Number.NaN) / MB, 1),
+        loadCpu: result.loadCpu as number,
+      }
+    } finally {
+      await load.stop()
+    }
+  })
+}
+
+/** Scenario (d): N idle streams; the server's RSS growth per stream. */
+export function runIdle(target: Target, scenario: IdleScenario): Promise<Record<string, number>> {
+  return withServer(target, undefined, async (server) => {
+    const load = startTsChild('load generator', 'load/main.ts', [])
+    try {
+      await settle()
+      const before = sampleProc(server.child.pid)!
+      const config: LoadConfig = {
+        ...target.load(server.port),
+        clients: scenario.clients,
+        rate: 0,
+        durationMs: 0,
+        drainMs: 0,
+      }
+      load.send({ type: 'run', config })
+      const connected = await load.next('connected', CONNECT_TIMEOUT_MS)
+      await settle()
+      const after = sampleProc(server.child.pid)!
+      const clients = connected.clients as number
+      load.send({ type: 'go' })
+      await load.next('result', 10_000)
+      return {
+        clients,
+        connectFailures: connected.failures as number,
+        connectMs: connected.connectMs as number,
+        rssBeforeMB: round(before.rss / MB, 1),
+        rssAfterMB: round(after.rss / MB, 1),
+        kibPerStream: round((after.rss - before.rss) / 1024 / Math.max(1, clients), 2),
+      }
+    } finally {
+      await load.stop()
+    }
+  })
+}
+
+/** Scenario (e): GET, then GET with the ETag (304), of the self vessel. */
+export function runRest(target: Target, scenario: RestScenario): Promise<Record<string, number>> {
+  return withServer(target, undefined, async (server) => {
+    const url = `http://127.0.0.1:${server.port}${target.restPath}`
+    const etag = (await fetch(url)).headers.get('etag') ?? ''
+    const s0 = sampleProc(server.child.pid)
+    const get = await autocannon({
+      url,
+      connections: scenario.connections,
+      durationMs: scenario.durationMs,
+      headers: {},
+    })
+    const cond = await autocannon({
+      url,
+      connections: scenario.connections,
+      durationMs: scenario.durationMs,
+      headers: { 'if-none-match': etag },
+    })
+    const s1 = sampleProc(server.child.pid)
+    return {
+      getRps: get.requestsPerSec!,
+      getP99: get.p99!,
+      condRps: cond.requestsPerSec!,
+      cond304: cond.status3xx!,
+      condP99: cond.p99!,
+      serverCpu: s0 && s1 ? round(cpuPercent(s0, s1), 1) : Number.NaN,
+      loadCpu: Math.max(get.loadCpu!, cond.loadCpu!),
+    }
+  })
+}
+
+async function autocannon(config: RestConfig): Promise<Record<string, number>> {
+  const child = startTsChild('autocannon', 'load/rest.ts', [])
+  try {
+    child.send({ type: 'run', config })
+    return (await child.next('result', config.durationMs + 30_000)) as unknown as Record<
+      string,
+      number
+    >
+  } finally {
+    await child.stop()
+  }
+}
+
+function settle(ms = 1500): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}

@@ -1,0 +1,28 @@
+/**
+ * keelson under test: `createApp` listening on 127.0.0.1 (port 0), seeded
+ * with the paths the injector writes. Tells the bench its port over IPC.
+ */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createApp } from '../../src/app.js'
+import type { Json } from '../../src/core/json.js'
+import { pathOf } from '../../src/core/path.js'
+import { seedPatch } from '../load/changes.js'
+
+const keelson = createApp({ keepAliveMs: 15_000 })
+keelson.tree.patch(pathOf(['vessels', keelson.tree.selfKey]), seedPatch() as Json)
+const server = createServer(keelson.app)
+keelson.attach(server)
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo
+  process.send?.({ type: 'ready', port })
+})
+
+function shutdown(): void {
+  keelson.close()
+  server.closeAllConnections()
+  server.close(() => process.exit(0))
+}
+process.on('SIGTERM', shutdown)
+process.on('SIGINT', shutdown)
+process.on('disconnect', shutdown)
