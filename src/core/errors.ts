@@ -39,6 +39,16 @@ export const Errors = Object.freeze({
   WILDCARD_WRITE: kind('WILDCARD_WRITE', 400, 'A write cannot address a "*" path; name the keys'),
   ROOT_NOT_OBJECT: kind('ROOT_NOT_OBJECT', 400, 'The root of the tree must stay a JSON object'),
   BAD_QUERY: kind('BAD_QUERY', 400, 'A query parameter has an invalid value'),
+  BAD_DELTA: kind(
+    'BAD_DELTA',
+    400,
+    'The Signal K delta is malformed: send {"context","updates":[{"values":[{"path","value"}]}]}',
+  ),
+  BAD_MESSAGE: kind(
+    'BAD_MESSAGE',
+    400,
+    'The WebSocket message is not understood: send a delta, a subscribe or an unsubscribe message',
+  ),
   BAD_EVENT_ID: kind('BAD_EVENT_ID', 400, 'The event id is not one this server issued'),
   UNAUTHORIZED: kind('UNAUTHORIZED', 401, 'Log in first: this needs a valid token'),
   FORBIDDEN: kind('FORBIDDEN', 403, 'You are not allowed to do this'),

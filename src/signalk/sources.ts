@@ -1,0 +1,114 @@
+/**
+ * Signal K sources: the `$source` label of an update and the merge patch
+ * that records the source under the tree's top-level `sources`, the way
+ * signalk-server does it (`getSourceId`, `updateSource` in its FullSignalK).
+ *
+ * @see https://signalk.org/specification/1.7.0/doc/data_model_multiple_values.html
+ */
+import { Errors, KeelsonError } from '../core/errors.js'
+import type { JsonObject } from '../core/json.js'
+import { pathOf } from '../core/path.js'
+
+/** The `source` object of a delta update (Signal K `definitions.json#/definitions/source`). */
+export interface DeltaSource {
+  /** The provider's label, e.g. `nmea0183-tcp`. */
+  label: string
+  /** `NMEA0183`, `NMEA2000`, `signalk`, ... */
+  type?: string
+  /** NMEA 0183 talker id, e.g. `GP`. */
+  talker?: string
+  /** NMEA 0183 sentence, e.g. `RMC`. */
+  sentence?: string
+  /** NMEA 2000 source address. */
+  src?: string
+  /** NMEA 2000 CAN name. */
+  canName?: string
+  /** NMEA 2000 PGN. */
+  pgn?: number
+  /** NMEA 2000 instance. */
+  instance?: string
+  [key: string]: unknown
+}
+
+/** The `$source` an update's values are labelled with when it has neither `source` nor `$source`. */
+export const NO_SOURCE = 'no_source'
+
+/**
+ * The `$source` of a `source` object, as signalk-server derives it:
+ * `<label>.<canName>` or `<label>.<src>` for NMEA 2000, `<label>.<talker>`
+ * otherwise (`<label>.XX` when there is no talker).
+ */
+export function sourceId(source: DeltaSource | undefined): string {
+  if (!source) return NO_SOURCE
+  if (source.canName) return `${source.label}.${source.canName}`
+  if (source.src) return `${source.label}.${source.src}`
+  return `${source.label}.${source.talker ? source.talker : 'XX'}`
+}
+
+/** Checks that every string that becomes a tree key is a valid key. */
+function keys(...parts: (string | number)[]): string[] {
+  const out = parts.map(String)
+  pathOf(out)
+  return out
+}
+
+/**
+ * The part of the root patch's `sources` for one update, merged into
+ * `sources` (the patch object under the root's `sources` key). `current`
+ * is the tree's `sources` object, to know whether a label is new.
+ */
+export function addSource(
+  sources: JsonObject,
+  current: JsonObject | undefined,
+  source: DeltaSource | undefined,
+  dollarSource: string | undefined,
+  timestamp: string,
+): void {
+  if (source === undefined) {
+    if (dollarSource === undefined) return
+    let node = sources
+    for (const part of keys(...dollarSource.split('.'))) node = child(node, part)
+    return
+  }
+  if (typeof source !== 'object' || source === null || typeof source.label !== 'string') {
+    throw new KeelsonError(Errors.BAD_DELTA, 'An update source needs a string "label"')
+  }
+  const [label] = keys(source.label)
+  const labelled = child(sources, label!)
+  if (current?.[label!] === undefined) {
+    labelled.label = source.label
+    if (typeof source.type === 'string') labelled.type = source.type
+  }
+  if (source.type === 'NMEA2000' || source.src) {
+    const [src] = keys(String(source.src))
+    const device = child(labelled, src!)
+    const n2k = child(device, 'n2k')
+    for (const key in source) {
+      if (key === 'pgn' || key === 'label' || key === 'instance' || key === 'type') continue
+      const value = source[key]
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+        n2k[keys(key)[0]!] = value
+      }
+    }
+    if (source.pgn !== undefined) child(n2k, 'pgns')[keys(source.pgn)[0]!] = timestamp
+    if (source.instance) child(device, keys(source.instance)[0]!)
+    return
+  }
+  if (source.type === 'NMEA0183' || source.sentence) {
+    const [talker] = keys(source.talker || 'II')
+    const entry = child(labelled, talker!)
+    entry.talker = talker!
+    if (source.sentence) child(entry, 'sentences')[keys(source.sentence)[0]!] = timestamp
+    return
+  }
+  labelled.timestamp = timestamp
+}
+
+/** The object under `key` of a patch being built, created when missing. */
+export function child(parent: JsonObject, key: string): JsonObject {
+  const existing = parent[key]
+  if (typeof existing === 'object' && existing !== null && !Array.isArray(existing)) return existing
+  const created: JsonObject = {}
+  parent[key] = created
+  return created
+}
