@@ -15,12 +15,13 @@
 import type { ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { parseEventId } from '../core/event-id.js'
-import type { Hub, ScopedUpdate, Subscriber, Subscription } from '../core/hub.js'
+import type { Hub, ScopedUpdate } from '../core/hub.js'
 import { composeEffects, type Effect } from '../core/merge-patch.js'
 import type { TreePath } from '../core/path.js'
-import type { Scheduler, Task } from '../core/scheduler.js'
+import type { Scheduler } from '../core/scheduler.js'
 import { scopeEffect } from '../core/scope.js'
 import type { StateTree } from '../core/state-tree.js'
+import { chunk, SseSession } from './sse-session.js'
 
 /** Options of the SSE transport. */
 export interface SseOptions {
@@ -48,7 +49,9 @@ export const SSE_HEADERS = Object.freeze({
 })
 
 const KEEP_ALIVE = Buffer.from('event: keep-alive\n\n')
-const FRAME_KIND = 'sse'
+const KEEP_ALIVE_CHUNK = chunk(KEEP_ALIVE)
+const FRAME_RAW = 'sse'
+const FRAME_CHUNKED = 'sse/chunked'
 
 /** Counters the metrics endpoint reads. */
 export interface SseStats {
@@ -62,13 +65,15 @@ export interface SseStats {
 export class SseTransport {
   readonly stats: SseStats = { eventsSent: 0, bytesSent: 0, coalesced: 0, stalledClosed: 0 }
   private readonly sessions = new Set<SseSession>()
+  private readonly responses = new Map<SseSession, ServerResponse>()
   private readonly congested = new Set<SseSession>()
   private dirty: SseSession[] = []
   private flushQueued = false
   private readonly keepAliveTimer: NodeJS.Timeout
   private readonly stallTimer: NodeJS.Timeout
-  /** Builds a session-independent frame for an update; one function, no closure per event. */
-  readonly buildFrame: (update: ScopedUpdate) => Buffer
+  /** Build the session-independent frames of an update; one function each, no closure per event. */
+  private readonly buildRaw: (update: ScopedUpdate) => Buffer
+  private readonly buildChunked: (update: ScopedUpdate) => Buffer
 
   constructor(
     readonly tree: StateTree,
@@ -77,8 +82,9 @@ export class SseTransport {
     readonly options: SseOptions,
     readonly log: Logger,
   ) {
-    this.buildFrame = (update) =>
+    this.buildRaw = (update) =>
       Buffer.from(`id: ${tree.idOf(update.rev)}\ndata: ${update.patchJson}\n\n`)
+    this.buildChunked = (update) => chunk(update.frame(FRAME_RAW, this.buildRaw))
     this.keepAliveTimer = setInterval(() => this.keepAlive(), options.keepAliveMs)
     this.keepAliveTimer.unref()
     const sweep = Math.min(1000, Math.max(10, Math.floor(options.stallTimeoutMs / 4)))
@@ -91,15 +97,28 @@ export class SseTransport {
     return this.sessions.size
   }
 
+  /** The bytes of `update`'s event, built once per scope and transfer coding. */
+  frameOf(update: ScopedUpdate, chunked: boolean): Buffer {
+    return chunked
+      ? update.frame(FRAME_CHUNKED, this.buildChunked)
+      : update.frame(FRAME_RAW, this.buildRaw)
+  }
+
   /** Opens a stream on `res`: headers, the snapshot or the resume, then live patches. */
   open(res: ServerResponse, request: StreamRequest): void {
     res.writeHead(200, { ...SSE_HEADERS, 'Access-Control-Allow-Origin': '*' })
-    res.socket?.setNoDelay(true)
-    const session = new SseSession(this, res, request.minPeriod)
+    // The head goes out now; from here on the session writes framed bytes to the socket itself.
+    res.flushHeaders()
+    const socket = res.socket
+    if (!socket || socket.destroyed) return
+    socket.setNoDelay(true)
+    const chunked = (res as ServerResponse & { chunkedEncoding?: boolean }).chunkedEncoding === true
+    const session = new SseSession(this, socket, chunked, request.minPeriod)
     this.sessions.add(session)
+    this.responses.set(session, res)
     this.start(session, request)
     session.subscription = this.hub.subscribe(request.path, session)
-    res.on('drain', () => session.drained())
+    socket.on('drain', () => session.drained())
     res.on('close', () => this.remove(session))
     this.log.debug(
       { path: request.path.segments, sessions: this.sessions.size },
@@ -111,8 +130,9 @@ export class SseTransport {
   close(): void {
     clearInterval(this.keepAliveTimer)
     clearInterval(this.stallTimer)
-    for (const session of this.sessions) session.res.end()
+    for (const res of this.responses.values()) res.end()
     this.sessions.clear()
+    this.responses.clear()
   }
 
   /** Sends the first events of a session: resume when it can be honoured, else a snapshot. */
@@ -133,7 +153,7 @@ export class SseTransport {
         return
       }
       // Not resumable: RFC 7396 `null` replaces whatever the client holds, then the snapshot.
-      session.enqueue(Buffer.from('data: null\n\n'))
+      session.enqueueText('data: null\n\n')
     }
     session.lastRev = current
     session.sendEvent(current, JSON.stringify(tree.get(request.path) ?? null))
@@ -162,14 +182,15 @@ export class SseTransport {
 
   private keepAlive(): void {
     const withId = Buffer.from(`event: keep-alive\nid: ${this.tree.eventId}\n\n`)
+    const withIdChunk = chunk(withId)
     for (const session of this.sessions) {
       if (session.congestedSince !== 0) continue
       // The id moves the client's resume point only when it has everything up to now.
       if (session.pending === undefined) {
         session.lastRev = this.tree.rev
-        session.enqueue(withId)
+        session.enqueue(session.chunked ? withIdChunk : withId)
       } else {
-        session.enqueue(KEEP_ALIVE)
+        session.enqueue(session.chunked ? KEEP_ALIVE_CHUNK : KEEP_ALIVE)
       }
     }
   }
@@ -183,132 +204,15 @@ export class SseTransport {
         { stalledMs: Date.now() - session.congestedSince },
         'closing stalled sse stream',
       )
-      session.res.destroy()
+      session.socket.destroy()
       this.remove(session)
     }
   }
 
   private remove(session: SseSession): void {
     if (!this.sessions.delete(session)) return
+    this.responses.delete(session)
     this.congested.delete(session)
     session.close()
-  }
-}
-
-/** One open stream. */
-class SseSession implements Subscriber, Task {
-  subscription: Subscription | undefined
-  /** Revision of the last event sent (or queued). */
-  lastRev = 0
-  /** Changes held back (throttled or congested), composed into one. */
-  pending: Effect | undefined
-  private pendingRev = 0
-  private nextAt = 0
-  private scheduled = false
-  /** When the socket stopped draining (epoch ms), 0 when it drains. */
-  congestedSince = 0
-  private readonly queued: Buffer[] = []
-  private closed = false
-
-  constructor(
-    private readonly transport: SseTransport,
-    readonly res: ServerResponse,
-    private readonly minPeriod: number,
-  ) {}
-
-  deliver(update: ScopedUpdate): void {
-    if (this.pending !== undefined || this.congestedSince !== 0) {
-      this.hold(update)
-      return
-    }
-    if (this.minPeriod > 0) {
-      const now = Date.now()
-      if (now < this.nextAt) {
-        this.hold(update)
-        return
-      }
-      this.nextAt = now + this.minPeriod
-    }
-    this.lastRev = update.rev
-    this.enqueue(update.frame(FRAME_KIND, this.transport.buildFrame))
-  }
-
-  /** Queues an event: `id:` always, `data:` when there is one. */
-  sendEvent(rev: number, data: string | undefined): void {
-    const id = this.transport.tree.idOf(rev)
-    if (this.minPeriod > 0) this.nextAt = Date.now() + this.minPeriod
-    this.enqueue(
-      Buffer.from(
-        data === undefined ? `event: keep-alive\nid: ${id}\n\n` : `id: ${id}\ndata: ${data}\n\n`,
-      ),
-    )
-  }
-
-  enqueue(frame: Buffer): void {
-    if (this.closed) return
-    this.queued.push(frame)
-    if (this.queued.length === 1) this.transport.markDirty(this)
-  }
-
-  /** Writes everything queued in one corked batch. */
-  flush(): void {
-    const queued = this.queued
-    if (this.closed || queued.length === 0) return
-    const socket = this.res.socket
-    const stats = this.transport.stats
-    socket?.cork()
-    let ok = true
-    for (const frame of queued) {
-      ok = this.res.write(frame)
-      stats.bytesSent += frame.length
-    }
-    stats.eventsSent += queued.length
-    queued.length = 0
-    socket?.uncork()
-    if (!ok && this.congestedSince === 0) {
-      this.congestedSince = Date.now()
-      this.transport.setCongested(this, true)
-    }
-  }
-
-  drained(): void {
-    if (this.congestedSince === 0) return
-    this.congestedSince = 0
-    this.transport.setCongested(this, false)
-    this.run(Date.now())
-  }
-
-  /** Scheduler task: sends the held changes as one patch when the period and the socket allow. */
-  run(now: number): void {
-    this.scheduled = false
-    if (this.closed || this.pending === undefined || this.congestedSince !== 0) return
-    if (now < this.nextAt) {
-      this.schedule()
-      return
-    }
-    const pending = this.pending
-    this.pending = undefined
-    this.lastRev = this.pendingRev
-    this.sendEvent(this.pendingRev, JSON.stringify(pending.patch))
-  }
-
-  close(): void {
-    this.closed = true
-    this.queued.length = 0
-    this.pending = undefined
-    this.subscription?.unsubscribe()
-  }
-
-  private hold(update: ScopedUpdate): void {
-    if (this.pending !== undefined) this.transport.stats.coalesced++
-    this.pending = this.pending ? composeEffects(this.pending, update.effect) : update.effect
-    this.pendingRev = update.rev
-    if (this.congestedSince === 0) this.schedule()
-  }
-
-  private schedule(): void {
-    if (this.scheduled) return
-    this.scheduled = true
-    this.transport.scheduler.at(this.nextAt, this)
   }
 }
