@@ -11,6 +11,7 @@ import { Scheduler } from './core/scheduler.js'
 import { SIGNALK_VERSION, StateTree } from './core/state-tree.js'
 import { cors } from './http/guard.js'
 import { problemHandler } from './http/problem.js'
+import { createMetrics, type Metrics } from './http/metrics.js'
 import { createApiRouter } from './http/rest.js'
 import { SseTransport } from './http/sse.js'
 import { DEFAULTS, type KeelsonOptions } from './options.js'
@@ -23,6 +24,8 @@ export interface Keelson {
   readonly tree: StateTree
   readonly hub: Hub
   readonly sse: SseTransport
+  /** Prometheus metrics of this app (`/metrics`); stream transports join with `addTransport`. */
+  readonly metrics: Metrics
   readonly log: Logger
   /** Hooks the server's WebSocket upgrades (call once, after `http.createServer(app)`). */
   attach(server: Server): void
@@ -43,6 +46,8 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   const hub = new Hub(tree)
   const scheduler = new Scheduler()
   const sse = new SseTransport(tree, hub, scheduler, opts, log)
+  const metrics = createMetrics(tree, hub)
+  metrics.addTransport('sse', sse)
   const policy = { corsOrigins: opts.corsOrigins }
 
   const app = express()
@@ -68,7 +73,10 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', revision: tree.rev, streams: sse.size })
   })
-  app.use((req, _res, next) => next(new KeelsonError(Errors.NOT_FOUND, `No endpoint at ${req.path}`)))
+  app.get('/metrics', metrics.handler)
+  app.use((req, _res, next) =>
+    next(new KeelsonError(Errors.NOT_FOUND, `No endpoint at ${req.path}`)),
+  )
   app.use(problemHandler(log))
 
   return {
@@ -76,6 +84,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     tree,
     hub,
     sse,
+    metrics,
     log,
     attach(server) {
       server.on('upgrade', (req, socket) => {
@@ -87,6 +96,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     close() {
       sse.close()
       scheduler.close()
+      metrics.close()
     },
   }
 }
