@@ -10,11 +10,14 @@ import { Hub } from './core/hub.js'
 import { Scheduler } from './core/scheduler.js'
 import { SIGNALK_VERSION, StateTree } from './core/state-tree.js'
 import { cors } from './http/guard.js'
-import { problemHandler } from './http/problem.js'
 import { createMetrics, type Metrics } from './http/metrics.js'
+import { problemHandler } from './http/problem.js'
 import { createApiRouter } from './http/rest.js'
 import { SseTransport } from './http/sse.js'
 import { DEFAULTS, type KeelsonOptions } from './options.js'
+import { metaRoute } from './signalk/meta.js'
+import { webappsRouter } from './signalk/webapps.js'
+import { SignalKStream } from './signalk/ws-transport.js'
 import { VERSION } from './version.js'
 
 /** A built keelson server. */
@@ -24,6 +27,8 @@ export interface Keelson {
   readonly tree: StateTree
   readonly hub: Hub
   readonly sse: SseTransport
+  /** The Signal K WebSocket stream (`/signalk/v1/stream`). */
+  readonly signalk: SignalKStream
   /** Prometheus metrics of this app (`/metrics`); stream transports join with `addTransport`. */
   readonly metrics: Metrics
   readonly log: Logger
@@ -48,6 +53,8 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   const sse = new SseTransport(tree, hub, scheduler, opts, log)
   const metrics = createMetrics(tree, hub)
   metrics.addTransport('sse', sse)
+  const signalk = new SignalKStream(tree, hub, scheduler, opts, log)
+  metrics.addTransport('ws', signalk)
   const policy = { corsOrigins: opts.corsOrigins }
 
   const app = express()
@@ -69,11 +76,13 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
       server: { id: 'keelson', version: VERSION },
     })
   })
+  app.use('/signalk/v1/api', metaRoute(tree))
   app.use('/signalk/v1/api', createApiRouter(tree, sse, opts, policy))
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', revision: tree.rev, streams: sse.size })
   })
   app.get('/metrics', metrics.handler)
+  app.use(webappsRouter())
   app.use((req, _res, next) =>
     next(new KeelsonError(Errors.NOT_FOUND, `No endpoint at ${req.path}`)),
   )
@@ -84,17 +93,19 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     tree,
     hub,
     sse,
+    signalk,
     metrics,
     log,
     attach(server) {
-      server.on('upgrade', (req, socket) => {
+      server.on('upgrade', (req, socket, head) => {
+        if (signalk.handleUpgrade(req, socket, head)) return
         // No WebSocket endpoint matched: answer with a real HTTP status, as ws's abortHandshake does.
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
-        void req
       })
     },
     close() {
       sse.close()
+      signalk.close()
       scheduler.close()
       metrics.close()
     },

@@ -1,0 +1,61 @@
+/**
+ * Signal K metadata: the units and descriptions of `@signalk/signalk-schema`
+ * merged with the `meta` stored in the tree (from deltas' `meta[]`), served
+ * at `GET /signalk/v1/api/<context>/<path>/meta` and sent with `sendMeta=all`.
+ *
+ * @see https://signalk.org/specification/1.7.0/doc/data_model_metadata.html
+ */
+import { createRequire } from 'node:module'
+import type { RequestHandler } from 'express'
+import { isObject, type JsonObject } from '../core/json.js'
+import { getAt, parseUrlPath } from '../core/path.js'
+import type { StateTree } from '../core/state-tree.js'
+import { wantsEventStream } from '../http/accept.js'
+
+const schema = createRequire(import.meta.url)('@signalk/signalk-schema') as {
+  getMetadata(path: string): JsonObject | undefined
+}
+
+const cache = new Map<string, JsonObject | null>()
+
+/** The schema's metadata of `path` in a context of `group` (`vessels`, `atons`...), or undefined. */
+export function schemaMeta(group: string, path: readonly string[]): JsonObject | undefined {
+  const key = `${group}.${path.join('.')}`
+  let meta = cache.get(key)
+  if (meta === undefined) {
+    // The schema keys its table by `/<group>/*/<path>`; any id stands for `*`.
+    const found = schema.getMetadata(`${group}.id.${path.join('.')}`)
+    meta = found ? structuredClone(found) : null
+    cache.set(key, meta)
+  }
+  return meta ?? undefined
+}
+
+/** The metadata of a path: schema metadata with the tree's `meta` on top; undefined when neither exists. */
+export function metaOf(
+  tree: StateTree,
+  context: readonly string[],
+  path: readonly string[],
+): JsonObject | undefined {
+  const fromSchema = schemaMeta(context[0]!, path)
+  const stored = getAt(tree.get({ segments: [], starAt: -1 }), [...context, ...path, 'meta'])
+  if (!isObject(stored)) return fromSchema
+  return fromSchema ? { ...fromSchema, ...stored } : stored
+}
+
+/**
+ * `GET <context>/<path>/meta` below `/signalk/v1/api`, as signalk-server
+ * answers it. Anything else (and a path with no metadata at all) passes on
+ * to the REST router.
+ */
+export function metaRoute(tree: StateTree): RequestHandler {
+  return (req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next()
+    if (!/\/meta\/?$/.test(req.path) || wantsEventStream(req.headers.accept)) return next()
+    const { segments, starAt } = parseUrlPath(req.path, tree.selfKey)
+    if (segments.length < 4 || starAt >= 0) return next()
+    const meta = metaOf(tree, segments.slice(0, 2), segments.slice(2, -1))
+    if (!meta) return next()
+    res.set('Cache-Control', 'no-cache').json(meta)
+  }
+}
