@@ -30,6 +30,7 @@ const COLUMNS: Record<string, [string, string][]> = {
     ['p99', 'p99 ms'],
     ['max', 'max ms'],
     ['serverCpu', 'server CPU %'],
+    ['cpuUsPerEvent', 'CPU µs/event'],
     ['peakRssMB', 'peak RSS MB'],
     ['loadCpu', 'load-gen CPU %'],
   ],
@@ -52,7 +53,7 @@ const COLUMNS: Record<string, [string, string][]> = {
 
 /** The figure a ratio is taken on, per scenario kind. */
 const HEADLINE: Record<string, string[]> = {
-  stream: ['eventsPerSec', 'p99'],
+  stream: ['eventsPerSec', 'p99', 'cpuUsPerEvent'],
   idle: ['kibPerStream'],
   rest: ['getRps', 'condRps'],
 }
@@ -91,6 +92,20 @@ export function toMarkdown(rows: Row[], kindOf: (scenario: string) => string): s
     out.push('')
   }
   return out.join('\n')
+}
+
+/** `keelson/peer` and `keelson/ceiling` of the headline figures, per scenario. */
+export function ratiosByScenario(
+  rows: Row[],
+  kindOf: (scenario: string) => string,
+): { scenario: string; ratios: Record<string, number> }[] {
+  return [...new Set(rows.map((r) => r.scenario))].map((scenario) => ({
+    scenario,
+    ratios: ratios(
+      rows.filter((r) => r.scenario === scenario),
+      HEADLINE[kindOf(scenario)] ?? [],
+    ),
+  }))
 }
 
 /** `keelson/peer` and `keelson/ceiling` for the headline figures of one scenario. */

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BENCH_DIR } from './lib/spawn.js'
-import { machineLine, type Row, ratios, toMarkdown, writeOutputs } from './report.js'
+import { machineLine, type Row, ratiosByScenario, toMarkdown, writeOutputs } from './report.js'
 import { runIdle, runRest, runStream } from './runners.js'
 import { picked, type Scenario, scenarios } from './scenarios.js'
 import { TARGETS } from './targets.js'
@@ -79,16 +79,7 @@ const header = [
   '',
 ].join('\n')
 const markdown = header + toMarkdown(rows, kindOf)
-const byScenario = [...new Set(rows.map((r) => r.scenario))].map((id) => {
-  const group = rows.filter((r) => r.scenario === id)
-  const keys =
-    kindOf(id) === 'stream'
-      ? ['eventsPerSec', 'p99']
-      : kindOf(id) === 'idle'
-        ? ['kibPerStream']
-        : ['getRps', 'condRps']
-  return { scenario: id, ratios: ratios(group, keys) }
-})
+const byScenario = ratiosByScenario(rows, kindOf)
 const json = { machine: machineLine(), quick: values.quick, seconds, rows, ratios: byScenario }
 console.log(markdown)
 writeOutputs(markdown, json, values.write || (!values.quick && !only && !targetIds))

@@ -4,7 +4,7 @@
  * stop both. Returns the figures of that row.
  */
 import { round } from './lib/histogram.js'
-import { cpuPercent, sampleProc } from './lib/proc-stats.js'
+import { cpuPercent, type ProcSample, sampleProc } from './lib/proc-stats.js'
 import { startTsChild } from './lib/spawn.js'
 import type { LoadConfig } from './load/main.js'
 import type { RestConfig } from './load/rest.js'
@@ -53,6 +53,7 @@ export function runStream(
       const s1 = sampleProc(server.child.pid)
       const result = await load.next('result', scenario.drainMs + 30_000)
       const latency = result.latency as { p50: number; p99: number; max: number }
+      const serverCpu = s0 && s1 ? round(cpuPercent(s0, s1), 1) : Number.NaN
       return {
         clients: result.clients as number,
         connectFailures: connected.failures as number,
@@ -67,7 +68,9 @@ export function runStream(
         p50: latency.p50,
         p99: latency.p99,
         max: latency.max,
-        serverCpu: s0 && s1 ? round(cpuPercent(s0, s1), 1) : Number.NaN,
+        serverCpu,
+        // Server CPU time per delivered event: the efficiency figure once every server keeps up.
+        cpuUsPerEvent: round((serverCpu / 100 / (result.eventsPerSec as number)) * 1e6, 3),
         peakRssMB: round((sampleProc(server.child.pid)?.peakRss ?? Number.NaN) / MB, 1),
         loadCpu: result.loadCpu as number,
       }
@@ -77,13 +80,12 @@ export function runStream(
   })
 }
 
-/** Scenario (d): N idle streams; the server's RSS growth per stream. */
+/** Scenario (d): N idle streams; the server's RSS growth per stream, both read after a full GC. */
 export function runIdle(target: Target, scenario: IdleScenario): Promise<Record<string, number>> {
   return withServer(target, undefined, async (server) => {
     const load = startTsChild('load generator', 'load/main.ts', [])
     try {
-      await settle()
-      const before = sampleProc(server.child.pid)!
+      const before = await settledSample(server)
       const config: LoadConfig = {
         ...target.load(server.port),
         clients: scenario.clients,
@@ -93,8 +95,7 @@ export function runIdle(target: Target, scenario: IdleScenario): Promise<Record<
       }
       load.send({ type: 'run', config })
       const connected = await load.next('connected', CONNECT_TIMEOUT_MS)
-      await settle()
-      const after = sampleProc(server.child.pid)!
+      const after = await settledSample(server)
       const clients = connected.clients as number
       load.send({ type: 'go' })
       await load.next('result', 10_000)
@@ -156,6 +157,14 @@ async function autocannon(config: RestConfig): Promise<Record<string, number>> {
   }
 }
 
-function settle(ms = 1500): Promise<void> {
+/** The server's memory after a quiet moment and a full GC (SIGUSR2, see lib/gc-on-signal.ts). */
+async function settledSample(server: Running): Promise<ProcSample> {
+  await settle(1000)
+  server.child.proc.kill('SIGUSR2')
+  await settle(500)
+  return sampleProc(server.child.pid)!
+}
+
+function settle(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
 }

@@ -3,7 +3,7 @@
  * clients stream from and how changes are injected. keelson's Signal K
  * WebSocket joins once `src/signalk/` exists.
  */
-import { existsSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { type Child, startTsChild } from './lib/spawn.js'
 import type { LoadConfig } from './load/main.js'
@@ -32,10 +32,14 @@ export interface Target {
 }
 
 const SELF = '/signalk/v1/api/vessels/self'
-const SIGNALK_WS_EXISTS = existsSync(fileURLToPath(new URL('../src/signalk', import.meta.url)))
+// keelson's Signal K WebSocket counts once createApp wires it in (src/signalk/ is being built).
+const SIGNALK_WS_EXISTS = readFileSync(
+  fileURLToPath(new URL('../src/app.ts', import.meta.url)),
+  'utf8',
+).includes('./signalk/')
 
 async function startTs(file: string, cpuProf?: string): Promise<Running> {
-  const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : []
+  const nodeArgs = ['--expose-gc', ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [])]
   const child = startTsChild(file, file, [], { nodeArgs })
   const ready = await child.next('ready', 30_000)
   return { child, port: ready.port as number, stop: () => child.stop() }
@@ -67,7 +71,7 @@ export const TARGETS: Target[] = [
       transport: 'ws',
       port,
       streamPath: '',
-      streamUrl: `ws://127.0.0.1:${port}/signalk/v1/stream?subscribe=all`,
+      streamUrl: '/signalk/v1/stream?subscribe=all',
       inject: { kind: 'ws-delta', url: `ws://127.0.0.1:${port}/signalk/v1/stream?subscribe=none` },
     }),
   },
@@ -83,7 +87,7 @@ export const TARGETS: Target[] = [
       transport: 'ws',
       port,
       streamPath: '',
-      streamUrl: `ws://127.0.0.1:${port}/signalk/v1/stream?subscribe=all`,
+      streamUrl: '/signalk/v1/stream?subscribe=all',
       inject: { kind: 'ws-delta', url: `ws://127.0.0.1:${port}/signalk/v1/stream?subscribe=none` },
     }),
     restPath: SELF,

@@ -14,7 +14,7 @@ import { Tally } from './tally.js'
 
 /** What one load-generator run does. */
 export interface LoadConfig {
-  /** `sse` opens `GET streamPath` with `Accept: text/event-stream`; `ws` opens `streamUrl`. */
+  /** `sse` opens `GET streamPath` with `Accept: text/event-stream`; `ws` upgrades `GET streamUrl` (a path). */
   transport: 'sse' | 'ws'
   port: number
   streamPath: string
@@ -47,7 +47,7 @@ async function connectAll(config: LoadConfig): Promise<void> {
         clients.push(
           config.transport === 'sse'
             ? await openSse(config.port, config.streamPath, tally)
-            : await openWs(config.streamUrl, tally),
+            : await openWs(config.port, config.streamUrl, tally),
         )
       } catch {
         failures++

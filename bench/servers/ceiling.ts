@@ -7,6 +7,7 @@
  * socket: one write per socket per turn. No tree, no scoping, no backpressure.
  */
 import { createServer } from 'node:http'
+import '../lib/gc-on-signal.js'
 import type { AddressInfo, Socket } from 'node:net'
 
 const sockets = new Set<Socket>()

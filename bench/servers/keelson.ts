@@ -3,6 +3,7 @@
  * with the paths the injector writes. Tells the bench its port over IPC.
  */
 import { createServer } from 'node:http'
+import '../lib/gc-on-signal.js'
 import type { AddressInfo } from 'node:net'
 import { createApp } from '../../src/app.js'
 import type { Json } from '../../src/core/json.js'

@@ -61,7 +61,9 @@ export async function startSignalk(): Promise<RunningSignalk> {
   )
   const child = startChild('signalk-server', BIN, ['--no-plugins', '--no-webapps'], {
     cwd: configDir,
-    nodeArgs: ['-r', join(BENCH_DIR, 'servers', 'loopback.cjs')],
+    nodeArgs: ['--expose-gc', '-r', join(BENCH_DIR, 'servers', 'loopback.cjs')],
+    // Its start-up warnings (node version, WASI) would drown the bench's progress lines.
+    stderrFile: join(PEER_DIR, 'signalk.log'),
     env: {
       PORT: String(port),
       SIGNALK_NODE_CONFIG_DIR: configDir,
