@@ -61,8 +61,9 @@ export class Client {
   closed = false
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      this.messages.push(JSON.parse(data.toString()))
+    ws.on('message', (data, isBinary) => {
+      // Signal K messages are JSON text frames; a binary frame would break browsers.
+      this.messages.push(isBinary ? { binaryFrame: true } : JSON.parse(data.toString()))
       for (const wake of this.waiters.splice(0)) wake()
     })
     ws.on('close', () => {

@@ -20,6 +20,9 @@ import { metaOf } from './meta.js'
 import { parseSpec, StreamSubscription, type SubscriptionSpec, treePathOf } from './subscription.js'
 import { type DeltaFrame, type DeltaItem, toDeltas } from './to-delta.js'
 
+/** Send options: shared frames are Buffers, yet Signal K messages are text frames. */
+const TEXT = Object.freeze({ binary: false })
+
 /** How a client connected: the query of its upgrade request. */
 export interface ClientOptions {
   /** `subscribe=self|all|none`; default `self`. */
@@ -240,7 +243,7 @@ export class StreamClient {
     const stats = this.ctx.stats
     stats.eventsSent++
     stats.bytesSent += typeof data === 'string' ? Buffer.byteLength(data) : data.length
-    this.ws.send(data)
+    this.ws.send(data, TEXT)
   }
 
   /** Counts items held back instead of sent on their own. */
