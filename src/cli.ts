@@ -8,6 +8,7 @@ import pino from 'pino'
 import { createApp } from './app.js'
 import { ConfigError, HELP, loadConfig } from './config.js'
 import { loadSelfUuid } from './identity.js'
+import { startIngest } from './ingest/ingest.js'
 import { VERSION } from './version.js'
 
 const SHUTDOWN_GRACE_MS = 5000
@@ -60,6 +61,13 @@ async function main(): Promise<void> {
   )
 
   const stoppers: (() => Promise<void> | void)[] = []
+  try {
+    const ingest = await startIngest(keelson, config)
+    stoppers.push(() => ingest.close())
+  } catch (err) {
+    process.stderr.write(`keelson: cannot start NMEA 0183 ingest: ${(err as Error).message}\n`)
+    process.exit(2)
+  }
 
   let stopping = false
   const shutdown = (signal: string): void => {

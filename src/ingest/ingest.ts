@@ -1,0 +1,108 @@
+/**
+ * Starts the NMEA 0183 providers a configuration asks for (SPEC §7), several
+ * at once, all writing to one tree through `applyDelta`: TCP gateways, a UDP
+ * listener, a log replay, and the demo voyage when nothing else is set.
+ */
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { Logger } from 'pino'
+import type { StateTree } from '../core/state-tree.js'
+import { applyDelta, type Delta } from '../signalk/delta.js'
+import type { DeltaSink } from './nmea-decoder.js'
+import type { Provider, ProviderStats } from './provider.js'
+import { startReplayProvider } from './replay-provider.js'
+import { startTcpProvider } from './tcp-provider.js'
+import { startUdpProvider } from './udp-provider.js'
+
+/** The demo voyage, made by `fixtures/generate-demo-voyage.ts`. */
+export const DEMO_FILE = fileURLToPath(new URL('../../fixtures/demo-voyage.nmea', import.meta.url))
+
+/** What {@link startIngest} reads (the ingest part of the CLI's configuration). */
+export interface IngestConfig {
+  /** Replay the demo voyage in a loop when no other NMEA input is configured. */
+  demo: boolean
+  /** NMEA 0183 log file to replay (instead of the demo). */
+  replay?: string
+  /** Replay rate in lines per second; default the log's own timing. */
+  replayRate?: number
+  /** Replay in a loop (the demo always loops). */
+  loop: boolean
+  /** UDP port to listen on. */
+  nmeaUdp?: number
+  /** TCP gateways, `HOST:PORT` each. */
+  nmeaTcp: readonly string[]
+}
+
+/** The running providers. */
+export interface Ingest {
+  readonly providers: readonly Provider[]
+  /** Every provider's counters, read live (for `/metrics`). */
+  stats(): ProviderStats[]
+  /** Stops every provider. */
+  close(): Promise<void>
+}
+
+/** Thrown before anything starts when the configuration cannot work (missing replay file). */
+export class IngestConfigError extends Error {}
+
+/**
+ * Starts the providers of `config`, writing to `tree`. Resolves once the UDP
+ * socket listens; TCP gateways connect (and reconnect) in the background.
+ * Throws {@link IngestConfigError} for a replay file that does not exist.
+ */
+export async function startIngest(
+  target: { tree: StateTree; log: Logger },
+  config: IngestConfig,
+): Promise<Ingest> {
+  const { tree, log } = target
+  const sink: DeltaSink = (delta) => {
+    applyDelta(tree, delta as Delta)
+  }
+  const providers: Provider[] = []
+  const replay = config.replay
+  if (replay !== undefined && !existsSync(replay)) {
+    throw new IngestConfigError(`The replay file ${replay} does not exist`)
+  }
+  try {
+    for (const gateway of config.nmeaTcp) {
+      const colon = gateway.lastIndexOf(':')
+      const host = gateway.slice(0, colon)
+      const port = Number(gateway.slice(colon + 1))
+      providers.push(startTcpProvider({ host, port, sink, log }))
+    }
+    if (config.nmeaUdp !== undefined) {
+      providers.push(await startUdpProvider({ port: config.nmeaUdp, sink, log }))
+    }
+  } catch (err) {
+    await Promise.all(providers.map((p) => p.close()))
+    throw err
+  }
+  if (replay !== undefined) {
+    providers.push(
+      startReplayProvider({ file: replay, rate: config.replayRate, loop: config.loop, sink, log }),
+    )
+  } else if (config.demo && providers.length === 0) {
+    log.info(
+      { file: DEMO_FILE },
+      `demo voyage: replaying ${DEMO_FILE} in a loop (--no-demo turns it off)`,
+    )
+    providers.push(
+      startReplayProvider({
+        file: DEMO_FILE,
+        label: 'demo',
+        rate: config.replayRate,
+        loop: true,
+        sink,
+        log,
+      }),
+    )
+  }
+
+  return {
+    providers,
+    stats: () => providers.map(({ kind, label, counters }) => ({ kind, label, counters })),
+    close: async () => {
+      await Promise.all(providers.map((p) => p.close()))
+    },
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * One provider's NMEA 0183 decoding: each line is parsed by
+ * `@signalk/nmea0183-signalk` (checksums validated), its updates are labelled
+ * with the provider, and the delta goes to the sink (in keelson: `applyDelta`
+ * on the tree). Bad input is counted, logged at a limited rate and skipped;
+ * nothing a line holds can stop the provider.
+ *
+ * @see https://github.com/SignalK/nmea0183-signalk
+ * @see https://signalk.org/specification/1.7.0/doc/data_model_multiple_values.html
+ */
+import { Parser } from '@signalk/nmea0183-signalk'
+import type { Logger } from 'pino'
+import type { Delta } from '../signalk/delta.js'
+import type { LineHandler } from './line-splitter.js'
+
+/** Where decoded deltas go. It may throw to refuse one (counted as `rejected`). */
+export type DeltaSink = (delta: Delta) => void
+
+/** What one provider has seen since it started; read by `/metrics`. */
+export interface IngestCounters {
+  /** Lines received (overlong ones included). */
+  lines: number
+  /** Deltas handed to the sink and accepted. */
+  deltas: number
+  /** Known sentences that carried nothing to apply (a first AIS fragment, a void fix). */
+  empty: number
+  /** Lines whose `*hh` checksum does not match. */
+  badChecksum: number
+  /** Truncated lines, binary garbage, lines without `$`/`!` or checksum, sentences the parser choked on. */
+  malformed: number
+  /** Well-formed sentences the parser has no decoder for. */
+  unknown: number
+  /** Lines past the length limit. */
+  overlong: number
+  /** Deltas the sink refused. */
+  rejected: number
+}
+
+/** The problems among {@link IngestCounters}, in the order they are logged. */
+const PROBLEMS = ['badChecksum', 'malformed', 'unknown', 'overlong', 'rejected'] as const
+type Problem = (typeof PROBLEMS)[number]
+
+/** Options of {@link NmeaDecoder}. */
+export interface NmeaDecoderOptions {
+  /** The provider's label: the `source.label` of its updates, so `$source` is `<label>.<talker>`. */
+  label: string
+  sink: DeltaSink
+  log: Logger
+  /** Stamp every update with the time it is decoded (replay of old logs). Default false. */
+  restamp?: boolean
+  /** Shortest time between two summaries of bad lines in the log, ms. Default 10000. */
+  reportEveryMs?: number
+}
+
+/** Decodes the lines of one provider. Use it as the {@link LineHandler} of its splitter. */
+export class NmeaDecoder implements LineHandler {
+  readonly label: string
+  readonly counters: IngestCounters = {
+    lines: 0,
+    deltas: 0,
+    empty: 0,
+    badChecksum: 0,
+    malformed: 0,
+    unknown: 0,
+    overlong: 0,
+    rejected: 0,
+  }
+  // One parser per provider: its session joins multi-sentence AIS messages of that stream only.
+  private readonly parser = new Parser({ validateChecksum: true })
+  private readonly sink: DeltaSink
+  private readonly log: Logger
+  private readonly restamp: boolean
+  private readonly reportEveryMs: number
+  private lastReport = Number.NEGATIVE_INFINITY
+  private reported: Record<Problem, number> = { ...this.counters }
+
+  constructor(options: NmeaDecoderOptions) {
+    this.label = options.label
+    this.sink = options.sink
+    this.log = options.log
+    this.restamp = options.restamp ?? false
+    this.reportEveryMs = options.reportEveryMs ?? 10_000
+  }
+
+  /** Decodes one line and hands its delta to the sink. */
+  line(line: string): void {
+    this.counters.lines++
+    let delta: Delta | null
+    try {
+      delta = this.parser.parse(line) as Delta | null
+    } catch {
+      this.bad(checksumMismatch(line) ? 'badChecksum' : 'malformed', line)
+      return
+    }
+    if (delta === null || delta === undefined) {
+      if (this.parser.hooks[sentenceId(line)]) this.counters.empty++
+      else this.bad('unknown', line)
+      return
+    }
+    const timestamp = this.restamp ? new Date().toISOString() : undefined
+    for (const update of delta.updates) {
+      // The parser fills {type, talker, sentence}; the label names the provider.
+      if (update.source) update.source.label = this.label
+      if (timestamp) update.timestamp = timestamp
+    }
+    try {
+      this.sink(delta)
+      this.counters.deltas++
+    } catch (err) {
+      this.bad('rejected', line, err)
+    }
+  }
+
+  /** Counts a line dropped by the splitter for its length. */
+  overlong(): void {
+    this.counters.lines++
+    this.bad('overlong', '')
+  }
+
+  private bad(problem: Problem, line: string, err?: unknown): void {
+    this.counters[problem]++
+    const now = Date.now()
+    if (now - this.lastReport < this.reportEveryMs) return
+    const skipped: Partial<Record<Problem, number>> = {}
+    for (const key of PROBLEMS) {
+      const n = this.counters[key] - this.reported[key]
+      if (n > 0) skipped[key] = n
+    }
+    this.log.warn(
+      {
+        provider: this.label,
+        skipped,
+        last: { problem, line: line.slice(0, 120), error: (err as Error | undefined)?.message },
+      },
+      `NMEA 0183 ${this.label}: skipped bad lines (one summary per ${this.reportEveryMs / 1000} s at most)`,
+    )
+    this.lastReport = now
+    this.reported = { ...this.counters }
+  }
+}
+
+/** The hook key the parser looks a sentence up by: `RMC` for `$GPRMC`, the whole header for `$P...`. */
+function sentenceId(line: string): string {
+  const body = withoutTagBlock(line)
+  const comma = body.indexOf(',')
+  const header = comma < 0 ? body : body.slice(0, comma)
+  return header.charAt(1).toUpperCase() === 'P' ? header.slice(1) : header.slice(3, 6).toUpperCase()
+}
+
+/** True when the line is framed as a sentence (`$`/`!` ... `*hh`) but the checksum is wrong. */
+function checksumMismatch(line: string): boolean {
+  const body = withoutTagBlock(line).trim()
+  const star = body.length - 3
+  if (star < 1 || body.charAt(star) !== '*' || !'$!'.includes(body.charAt(0))) return false
+  const expected = Number.parseInt(body.slice(star + 1), 16)
+  if (Number.isNaN(expected)) return false
+  let sum = 0
+  for (let i = 1; i < star; i++) sum ^= body.charCodeAt(i)
+  return sum !== expected
+}
+
+/** The sentence after an NMEA 0183 v4 tag block (`\s:src,c:123*hh\$GPRMC...`). */
+function withoutTagBlock(line: string): string {
+  if (line.charAt(0) !== '\\') return line
+  const end = line.indexOf('\\', 1)
+  return end < 0 ? line : line.slice(end + 1)
+}
