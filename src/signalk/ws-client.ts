@@ -12,9 +12,8 @@ import { Errors, KeelsonError } from '../core/errors.js'
 import type { Hub } from '../core/hub.js'
 import { isObject, type Json, type JsonObject } from '../core/json.js'
 import type { Scheduler } from '../core/scheduler.js'
-import type { StateTree } from '../core/state-tree.js'
+import { SIGNALK_VERSION, type StateTree } from '../core/state-tree.js'
 import { validateValue } from '../core/validate.js'
-import { VERSION } from '../version.js'
 import { applyDelta, type Delta } from './delta.js'
 import { metaOf } from './meta.js'
 import { parseSpec, StreamSubscription, type SubscriptionSpec, treePathOf } from './subscription.js'
@@ -57,6 +56,8 @@ export interface ClientContext {
   readonly highWaterBytes: number
   /** Called when the socket becomes congested. */
   congested(client: StreamClient): void
+  /** Called when a congested socket has flushed everything queued before it congested. */
+  flushed(client: StreamClient): void
 }
 
 /** One WebSocket client. */
@@ -79,7 +80,8 @@ export class StreamClient {
     this.scheduler = ctx.scheduler
     this.sendJson({
       name: 'keelson',
-      version: VERSION,
+      // The hello's version is the Signal K version of the data (hello.json), not keelson's.
+      version: SIGNALK_VERSION,
       self: `vessels.${this.tree.selfKey}`,
       roles: ['master', 'main'],
       timestamp: new Date().toISOString(),
@@ -255,6 +257,11 @@ export class StreamClient {
     if (this.congestedSince === 0 && this.ws.bufferedAmount > this.ctx.highWaterBytes) {
       this.congestedSince = Date.now()
       this.ctx.congested(this)
+      // A ping queued behind the backlog calls back once the backlog reached the kernel:
+      // the socket drained, with no timer and no private socket access.
+      this.ws.ping(undefined, undefined, (err) => {
+        if (!err) this.ctx.flushed(this)
+      })
     }
   }
 }

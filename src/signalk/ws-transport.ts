@@ -2,7 +2,8 @@
  * The Signal K WebSocket endpoint `/signalk/v1/stream` (SPEC §5): upgrades,
  * the set of clients, and their shared timers — one ping sweep that
  * terminates peers that did not answer the previous ping, and one sweep that
- * resumes drained sockets and closes sockets stalled past `stallTimeoutMs`.
+ * closes sockets stalled past `stallTimeoutMs` (and resumes drained ones
+ * whose flush callback has not come yet).
  *
  * @see https://signalk.org/specification/1.7.0/doc/streaming_api.html
  */
@@ -98,6 +99,12 @@ export class SignalKStream implements ClientContext {
   /** Called by a client whose socket stopped draining. */
   congested(client: StreamClient): void {
     this.stalled.add(client)
+  }
+
+  /** Called when a congested client's backlog was written out: held changes go out now. */
+  flushed(client: StreamClient): void {
+    if (!this.stalled.delete(client)) return
+    client.drained()
   }
 
   /** Closes every client and stops the timers. */
