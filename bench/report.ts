@@ -74,7 +74,12 @@ export function toMarkdown(rows: Row[], kindOf: (scenario: string) => string): s
     out.push(`### (${id}) ${group[0]!.title}`, '')
     const columns = COLUMNS[kind]
     if (!columns) {
-      for (const r of group) out.push(`- ${r.target}: ${note(r) ?? JSON.stringify(r.metrics)}`)
+      for (const r of group) {
+        const figures = Object.entries(r.metrics).map(
+          ([k, v]) => `${k} ${fmt(Math.round(v * 100) / 100)}`,
+        )
+        out.push(`- ${r.target}: ${note(r) ?? figures.join(', ')}`)
+      }
       out.push('')
       continue
     }
