@@ -19,6 +19,8 @@ describe('NmeaDecoder', () => {
     const deltas: Delta[] = []
     const d = decoder((delta) => void deltas.push(delta))
     d.line(RMC)
+    expect(deltas).toHaveLength(0)
+    d.flush()
     expect(deltas).toHaveLength(1)
     expect(deltas[0]!.updates[0]!.source).toEqual({
       label: 'test',
@@ -34,7 +36,9 @@ describe('NmeaDecoder', () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     vi.setSystemTime(new Date('2030-01-02T03:04:05.000Z'))
     const deltas: Delta[] = []
-    decoder((delta) => void deltas.push(delta), silent, true).line(RMC)
+    const d = decoder((delta) => void deltas.push(delta), silent, true)
+    d.line(RMC)
+    d.flush()
     expect(deltas[0]!.updates[0]!.timestamp).toBe('2030-01-02T03:04:05.000Z')
   })
 
@@ -48,6 +52,7 @@ describe('NmeaDecoder', () => {
     d.line(sentence('XXFOO', [1, 2]))
     d.line(sentence('PXYZ', ['proprietary']))
     d.overlong()
+    d.flush()
     expect(deltas).toEqual([])
     expect(d.counters).toEqual({
       lines: 7,
@@ -85,16 +90,31 @@ describe('NmeaDecoder', () => {
     d.line(first!)
     expect(d.counters).toMatchObject({ lines: 1, empty: 1, deltas: 0 })
     d.line(second!)
+    d.flush()
     expect(deltas[0]!.context).toBe('vessels.urn:mrn:imo:mmsi:227000001')
   })
 
-  it('counts a delta the sink refuses as rejected and goes on', () => {
-    let calls = 0
-    const d = decoder(() => {
-      if (++calls === 1) throw new Error('refused')
+  it('hands the deltas of one context decoded since the last flush as one delta', () => {
+    const deltas: Delta[] = []
+    const d = decoder((delta) => void deltas.push(delta))
+    d.line(RMC)
+    d.line(sentence('HEHDT', ['90.0', 'T']))
+    d.flush()
+    expect(deltas).toHaveLength(1)
+    expect(deltas[0]!.updates.map((u) => u.source?.sentence)).toEqual(['RMC', 'HDT'])
+    expect(d.counters.deltas).toBe(2)
+  })
+
+  it('counts only the deltas the sink refuses when it refuses a batch, and applies the rest', () => {
+    const applied: Delta[] = []
+    const d = decoder((delta) => {
+      if (delta.updates.some((u) => u.source?.sentence === 'HDT')) throw new Error('refused')
+      applied.push(delta)
     })
     d.line(RMC)
-    d.line(RMC)
+    d.line(sentence('HEHDT', ['90.0', 'T']))
+    d.flush()
+    expect(applied).toHaveLength(1)
     expect(d.counters).toMatchObject({ lines: 2, deltas: 1, rejected: 1 })
   })
 

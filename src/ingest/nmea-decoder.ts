@@ -1,8 +1,8 @@
 /**
  * One provider's NMEA 0183 decoding: each line is parsed by
  * `@signalk/nmea0183-signalk` (checksums validated), its updates are labelled
- * with the provider, and the delta goes to the sink (in keelson: `applyDelta`
- * on the tree). Bad input is counted, logged at a limited rate and skipped;
+ * with the provider, and the deltas of each chunk go to the sink (in keelson:
+ * `applyDelta` on the tree) as one batch per context. Bad input is counted, logged at a limited rate and skipped;
  * nothing a line holds can stop the provider.
  *
  * @see https://github.com/SignalK/nmea0183-signalk
@@ -35,6 +35,9 @@ export interface IngestCounters {
   /** Deltas the sink refused. */
   rejected: number
 }
+
+/** Most updates in one batch handed to the sink (see {@link NmeaDecoder.flush}). */
+const MAX_BATCH_UPDATES = 500
 
 /** The problems among {@link IngestCounters}, in the order they are logged. */
 const PROBLEMS = ['badChecksum', 'malformed', 'unknown', 'overlong', 'rejected'] as const
@@ -71,6 +74,9 @@ export class NmeaDecoder implements LineHandler {
   private readonly log: Logger
   private readonly restamp: boolean
   private readonly reportEveryMs: number
+  /** Deltas decoded since the last flush, by context, with their lines (to report a refused one). */
+  private pending = new Map<string, { deltas: Delta[]; lines: string[] }>()
+  private pendingUpdates = 0
   private lastReport = Number.NEGATIVE_INFINITY
   private reported: Record<Problem, number> = { ...this.counters }
 
@@ -82,7 +88,7 @@ export class NmeaDecoder implements LineHandler {
     this.reportEveryMs = options.reportEveryMs ?? 10_000
   }
 
-  /** Decodes one line and hands its delta to the sink. */
+  /** Decodes one line; its delta goes to the sink at the next {@link flush}. */
   line(line: string): void {
     this.counters.lines++
     let delta: Delta | null
@@ -103,11 +109,52 @@ export class NmeaDecoder implements LineHandler {
       if (update.source) update.source.label = this.label
       if (timestamp) update.timestamp = timestamp
     }
-    try {
-      this.sink(delta)
-      this.counters.deltas++
-    } catch (err) {
-      this.bad('rejected', line, err)
+    if (this.pendingUpdates >= MAX_BATCH_UPDATES) this.flush()
+    const key = delta.context ?? ''
+    let batch = this.pending.get(key)
+    if (!batch) {
+      batch = { deltas: [], lines: [] }
+      this.pending.set(key, batch)
+    }
+    batch.deltas.push(delta)
+    batch.lines.push(line)
+    this.pendingUpdates += delta.updates.length
+  }
+
+  /**
+   * Hands the deltas decoded since the last flush to the sink, those of one
+   * context as ONE delta with all their updates, in order: one tree write
+   * and one revision per context for a whole TCP read or UDP datagram.
+   * Providers call it after each chunk. When the sink refuses a batch, each
+   * of its deltas is tried alone so only the bad ones are counted and lost.
+   */
+  flush(): void {
+    if (this.pending.size === 0) return
+    const batches = this.pending
+    this.pending = new Map()
+    this.pendingUpdates = 0
+    for (const { deltas, lines } of batches.values()) this.apply(deltas, lines)
+  }
+
+  private apply(deltas: Delta[], lines: string[]): void {
+    if (deltas.length > 1) {
+      const updates: Delta['updates'] = []
+      for (const delta of deltas) for (const update of delta.updates) updates.push(update)
+      try {
+        this.sink({ context: deltas[0]!.context, updates })
+        this.counters.deltas += deltas.length
+        return
+      } catch {
+        // One of them is bad: find it below.
+      }
+    }
+    for (let i = 0; i < deltas.length; i++) {
+      try {
+        this.sink(deltas[i]!)
+        this.counters.deltas++
+      } catch (err) {
+        this.bad('rejected', lines[i]!, err)
+      }
     }
   }
 

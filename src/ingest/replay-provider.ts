@@ -67,11 +67,16 @@ export function startReplayProvider(options: ReplayProviderOptions): ReplayProvi
     const play = async (): Promise<void> => {
       for (const line of lines) {
         const ms = pacer.delay(line, Date.now())
-        if (ms >= MIN_SLEEP_MS) await sleep(ms)
+        if (ms >= MIN_SLEEP_MS) {
+          // The lines due so far go to the tree as one write before the pause.
+          decoder.flush()
+          await sleep(ms)
+        }
         if (closed) return
         decoder.line(line)
         count++
       }
+      decoder.flush()
       lines.length = 0
     }
     for await (const chunk of createReadStream(file)) {

@@ -53,7 +53,10 @@ export function startTcpProvider(options: TcpProviderOptions): Provider {
       backoff = minBackoff
       log.info({ host, port }, `NMEA 0183 gateway ${host}:${port} connected`)
     })
-    s.on('data', (chunk: Buffer) => splitter.push(chunk))
+    s.on('data', (chunk: Buffer) => {
+      splitter.push(chunk)
+      decoder.flush()
+    })
     s.on('error', (err) => {
       // 'close' follows every error; the reconnect is scheduled there.
       log.warn(

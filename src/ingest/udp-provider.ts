@@ -46,6 +46,7 @@ export async function startUdpProvider(options: UdpProviderOptions): Promise<Udp
   socket.on('message', (datagram) => {
     splitter.push(datagram)
     splitter.flush()
+    decoder.flush()
   })
   socket.on('error', (err) => log.warn({ err: err.message }, `NMEA 0183 UDP: ${err.message}`))
   log.info({ address, port }, `NMEA 0183 over UDP on ${address}:${port}`)
