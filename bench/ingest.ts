@@ -112,7 +112,11 @@ async function wholePath(
       }),
     )
   }
-  for (const res of streams) res.on('data', (chunk: Buffer) => void (sseBytes += chunk.length))
+  for (const res of streams) {
+    res.on('data', (chunk: Buffer) => {
+      sseBytes += chunk.length
+    })
+  }
 
   // The gateway writes the log again and again, as fast as the provider reads it.
   const payload = Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1')
