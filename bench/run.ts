@@ -60,7 +60,7 @@ for (const scenario of suite) {
           ? await runStream(target, scenario, cpuProf)
           : scenario.kind === 'idle'
             ? await runIdle(target, scenario)
-            : await runRest(target, scenario)
+            : await runRest(target, scenario, cpuProf)
       rows.push({ ...base, metrics })
       console.error(`  ${JSON.stringify(metrics)}`)
     } catch (error) {

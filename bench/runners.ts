@@ -114,8 +114,12 @@ export function runIdle(target: Target, scenario: IdleScenario): Promise<Record<
 }
 
 /** Scenario (e): GET, then GET with the ETag (304), of the self vessel. */
-export function runRest(target: Target, scenario: RestScenario): Promise<Record<string, number>> {
-  return withServer(target, undefined, async (server) => {
+export function runRest(
+  target: Target,
+  scenario: RestScenario,
+  cpuProf?: string,
+): Promise<Record<string, number>> {
+  return withServer(target, cpuProf, async (server) => {
     const url = `http://127.0.0.1:${server.port}${target.restPath}`
     const etag = (await fetch(url)).headers.get('etag') ?? ''
     const s0 = sampleProc(server.child.pid)

@@ -58,7 +58,30 @@ const SMALL_FANOUT = 4
 
 class Scope {
   readonly subscribers = new Set<Subscriber>()
-  constructor(readonly path: TreePath) {}
+  constructor(
+    readonly path: TreePath,
+    /** The trie nodes from the root to this scope's, kept once for every subscriber's unsubscribe. */
+    readonly trail: readonly TrieNode[],
+  ) {}
+}
+
+/**
+ * One subscription: a plain object rather than a closure, so an idle stream
+ * holds a few words here (bench scenario d, bench/RESULTS.md).
+ */
+class Handle implements Subscription {
+  private active = true
+  constructor(
+    private readonly hub: Hub,
+    private readonly scope: Scope,
+    private readonly subscriber: Subscriber,
+  ) {}
+
+  unsubscribe(): void {
+    if (!this.active) return
+    this.active = false
+    this.hub.unsubscribe(this.scope, this.subscriber)
+  }
 }
 
 class TrieNode {
@@ -100,22 +123,20 @@ export class Hub {
       trail.push(node)
     }
     if (!node.scope) {
-      node.scope = new Scope(path)
+      node.scope = new Scope(path, trail)
       this.scopeCount++
     }
     const scope = node.scope
     scope.subscribers.add(subscriber)
     this.subscriberCount++
-    let active = true
-    return {
-      unsubscribe: () => {
-        if (!active) return
-        active = false
-        scope.subscribers.delete(subscriber)
-        this.subscriberCount--
-        if (scope.subscribers.size === 0) this.prune(trail, path.segments)
-      },
-    }
+    return new Handle(this, scope, subscriber)
+  }
+
+  /** Removes `subscriber` from `scope` (through its {@link Subscription}). */
+  unsubscribe(scope: Scope, subscriber: Subscriber): void {
+    scope.subscribers.delete(subscriber)
+    this.subscriberCount--
+    if (scope.subscribers.size === 0) this.prune(scope.trail, scope.path.segments)
   }
 
   /** Fans one change out to the scopes it touches. */
@@ -160,7 +181,7 @@ export class Hub {
     for (const child of node.children.values()) this.collectAll(child, out)
   }
 
-  private prune(trail: TrieNode[], segments: readonly string[]): void {
+  private prune(trail: readonly TrieNode[], segments: readonly string[]): void {
     const leaf = trail[trail.length - 1]!
     leaf.scope = undefined
     this.scopeCount--

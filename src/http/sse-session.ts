@@ -8,6 +8,7 @@
  *
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html
  */
+import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ScopedUpdate, Subscriber, Subscription } from '../core/hub.js'
 import { composeEffects, type Effect } from '../core/merge-patch.js'
@@ -42,6 +43,7 @@ export class SseSession implements Subscriber, Task {
 
   constructor(
     private readonly transport: SseTransport,
+    readonly res: ServerResponse,
     readonly socket: Socket,
     /** Whether the response uses chunked transfer coding (HTTP/1.1) or raw bytes (HTTP/1.0). */
     readonly chunked: boolean,
