@@ -19,3 +19,6 @@ net.Server.prototype.listen = function (...args) {
 
 // The bench asks for a full GC before reading memory (scenario d), the same in every server.
 if (typeof global.gc === 'function') process.on('SIGUSR2', () => global.gc())
+
+// When the bench goes away (its IPC channel closes), so does the peer: no orphan servers.
+process.on('disconnect', () => process.exit(0))
