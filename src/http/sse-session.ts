@@ -89,33 +89,23 @@ export class SseSession implements Subscriber, Task {
     if (this.queued.length === 1) this.transport.markDirty(this)
   }
 
-  /** Writes everything queued, in one corked batch when there is more than one frame. */
+  /** Writes everything queued in one `write` (frames shared with the scope's other sessions are joined once). */
   flush(): void {
     const queued = this.queued
     if (this.closed || queued.length === 0) return
     const socket = this.socket
-    let bytes = 0
     if (socket.destroyed) {
       queued.length = 0
       return
     }
-    if (queued.length === 1) {
-      bytes = queued[0]!.length
-      socket.write(queued[0]!)
-    } else {
-      socket.cork()
-      for (let i = 0; i < queued.length; i++) {
-        bytes += queued[i]!.length
-        socket.write(queued[i]!)
-      }
-      socket.uncork()
-    }
+    const batch = queued.length === 1 ? queued[0]! : this.transport.joined(queued)
+    socket.write(batch)
     const stats = this.transport.stats
-    stats.bytesSent += bytes
+    stats.bytesSent += batch.length
     stats.eventsSent += queued.length
     queued.length = 0
-    // Judged after uncork: a corked batch past the high-water mark is not congestion
-    // when the kernel took it all. When bytes are left over, the socket emits 'drain'.
+    // Judged by what the kernel left queued, not by write()'s return: a large batch the
+    // kernel takes whole is not congestion. When bytes are left over, the socket emits 'drain'.
     if (this.congestedSince === 0 && socket.writableLength >= socket.writableHighWaterMark) {
       this.congestedSince = Date.now()
       this.transport.setCongested(this, true)

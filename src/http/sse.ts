@@ -68,6 +68,7 @@ export class SseTransport {
   private readonly congested = new Set<SseSession>()
   private dirty: SseSession[] = []
   private flushQueued = false
+  private lastJoin: { frames: Buffer[]; bytes: Buffer } | undefined
   private readonly keepAliveTimer: NodeJS.Timeout
   private readonly stallTimer: NodeJS.Timeout
   /** Build the session-independent frames of an update; one function each, no closure per event. */
@@ -171,11 +172,27 @@ export class SseTransport {
     else this.congested.delete(session)
   }
 
+  /**
+   * The frames due to a session this turn as one Buffer. Sessions of one
+   * scope are flushed one after the other with the very same frames, so the
+   * last join is kept for the turn and reused when the next session's frames
+   * are the same Buffers: one copy per scope, then one plain `write` per socket.
+   */
+  joined(frames: readonly Buffer[]): Buffer {
+    const last = this.lastJoin
+    if (last !== undefined && sameFrames(last.frames, frames)) return last.bytes
+    const bytes = Buffer.concat(frames)
+    this.lastJoin = { frames: frames.slice(), bytes }
+    return bytes
+  }
+
   private flush(): void {
     this.flushQueued = false
+    this.lastJoin = undefined
     const dirty = this.dirty
     this.dirty = []
     for (const session of dirty) session.flush()
+    this.lastJoin = undefined
   }
 
   private keepAlive(): void {
@@ -226,4 +243,10 @@ function releaseRouting(res: ServerResponse): void {
   if ('route' in req) req.route = undefined
   const locals = res as unknown as Record<string, unknown>
   if ('locals' in locals) locals.locals = undefined
+}
+
+function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
