@@ -72,7 +72,7 @@ export class Child {
   }
 
   /** Ends the child (SIGTERM, then SIGKILL after `graceMs`). */
-  async stop(graceMs = 3000): Promise<void> {
+  async stop(graceMs = 10_000): Promise<void> {
     if (this.exited) return
     const gone = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()))
     this.proc.kill('SIGTERM')

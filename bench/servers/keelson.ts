@@ -23,6 +23,8 @@ function shutdown(): void {
   keelson.close()
   server.closeAllConnections()
   server.close(() => process.exit(0))
+  // Upgraded (WebSocket) sockets keep close() waiting; exit anyway so --cpu-prof is written.
+  setTimeout(() => process.exit(0), 500).unref()
 }
 process.on('SIGTERM', shutdown)
 process.on('SIGINT', shutdown)
