@@ -26,6 +26,13 @@ export function chunk(body: Buffer): Buffer {
   return out
 }
 
+/**
+ * Bytes a session queues in one event-loop turn before further changes of
+ * that turn are composed into one patch: a burst of writes applied in one
+ * turn (a large ingest chunk) cannot grow a client's queue without bound.
+ */
+const TURN_LIMIT = 256 * 1024
+
 /** One open stream, subscribed to one path. */
 export class SseSession implements Subscriber, Task {
   subscription: Subscription | undefined
@@ -39,6 +46,7 @@ export class SseSession implements Subscriber, Task {
   private nextAt = 0
   private scheduled = false
   private readonly queued: Buffer[] = []
+  private queuedBytes = 0
   private closed = false
 
   constructor(
@@ -51,7 +59,7 @@ export class SseSession implements Subscriber, Task {
   ) {}
 
   deliver(update: ScopedUpdate): void {
-    if (this.pending !== undefined || this.congestedSince !== 0) {
+    if (this.pending !== undefined || this.congestedSince !== 0 || this.queuedBytes >= TURN_LIMIT) {
       this.hold(update)
       return
     }
@@ -86,6 +94,7 @@ export class SseSession implements Subscriber, Task {
   enqueue(frame: Buffer): void {
     if (this.closed) return
     this.queued.push(frame)
+    this.queuedBytes += frame.length
     if (this.queued.length === 1) this.transport.markDirty(this)
   }
 
@@ -104,6 +113,7 @@ export class SseSession implements Subscriber, Task {
     stats.bytesSent += batch.length
     stats.eventsSent += queued.length
     queued.length = 0
+    this.queuedBytes = 0
     // Judged by what the kernel left queued, not by write()'s return: a large batch the
     // kernel takes whole is not congestion. When bytes are left over, the socket emits 'drain'.
     if (this.congestedSince === 0 && socket.writableLength >= socket.writableHighWaterMark) {
@@ -137,6 +147,7 @@ export class SseSession implements Subscriber, Task {
   close(): void {
     this.closed = true
     this.queued.length = 0
+    this.queuedBytes = 0
     this.pending = undefined
     this.subscription?.unsubscribe()
   }
