@@ -3,6 +3,7 @@
  * the peer and to the ceiling, as markdown and JSON. A full run rewrites the
  * generated part of bench/RESULTS.md and keeps the notes around it.
  */
+import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
@@ -168,4 +169,16 @@ export function writeOutputs(markdown: string, json: unknown, intoResults: boole
       ? current.slice(0, from) + block + current.slice(to + END.length)
       : `${current}\n${block}\n`
   writeFileSync(file, next)
+  // Biome formats markdown too (padded tables); keep `npm run lint` clean after every run.
+  try {
+    execFileSync(
+      join(BENCH_DIR, '..', 'node_modules', '.bin', 'biome'),
+      ['format', '--write', file],
+      {
+        stdio: 'ignore',
+      },
+    )
+  } catch {
+    console.error('could not format bench/RESULTS.md with biome; run `npm run format`')
+  }
 }
