@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module'
 
 /** keelson's own version, from package.json. */
-export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version
+export const VERSION: string = (
+  createRequire(import.meta.url)('../package.json') as { version: string }
+).version
