@@ -75,6 +75,11 @@ export class SseSession implements Subscriber, Task {
     this.enqueue(this.transport.frameOf(update, this.chunked))
   }
 
+  /** Bytes this session holds: queued this turn plus unsent in the socket. */
+  get buffered(): number {
+    return this.queuedBytes + this.socket.writableLength
+  }
+
   /** Queues an event: `id:` always, `data:` when there is one. */
   sendEvent(rev: number, data: string | undefined): void {
     const id = this.transport.tree.idOf(rev)

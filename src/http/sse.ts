@@ -97,6 +97,13 @@ export class SseTransport {
     return this.sessions.size
   }
 
+  /** Bytes held for all streams: queued this turn plus what their sockets have not sent yet. */
+  bufferedBytes(): number {
+    let total = 0
+    for (const session of this.sessions) total += session.buffered
+    return total
+  }
+
   /** The bytes of `update`'s event, built once per scope and transfer coding. */
   frameOf(update: ScopedUpdate, chunked: boolean): Buffer {
     return chunked

@@ -1,0 +1,272 @@
+import { request as httpRequest } from 'node:http'
+import { connect } from 'node:net'
+import { EventSource } from 'eventsource'
+import merge from 'lodash.merge'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { Json } from '../../src/core/json.js'
+import { applyPatch } from '../../src/core/merge-patch.js'
+import { type Running, startServer } from '../support/server.js'
+import { SseClient } from '../support/sse-client.js'
+
+const API = '/signalk/v1/api'
+let running: Running | undefined
+const clients: { close(): void }[] = []
+
+afterEach(async () => {
+  vi.useRealTimers()
+  for (const c of clients.splice(0)) c.close()
+  await running?.close()
+  running = undefined
+})
+
+async function start(options = {}): Promise<Running> {
+  running = await startServer(options)
+  return running
+}
+
+async function open(path: string, headers: Record<string, string> = {}): Promise<SseClient> {
+  const client = await SseClient.open(`${running!.url}${API}${path}`, headers)
+  clients.push(client)
+  return client
+}
+
+async function write(method: string, path: string, body?: unknown): Promise<string> {
+  const res = await fetch(`${running!.url}${API}${path}`, {
+    method,
+    headers: {
+      'Content-Type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json',
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  expect(res.status).toBeLessThan(300)
+  return res.headers.get('x-keelson-event-id')!
+}
+
+async function get(path: string): Promise<Json> {
+  const res = await fetch(`${running!.url}${API}${path}`)
+  return res.status === 404 ? null : ((await res.json()) as Json)
+}
+
+/** RFC 7396 fold of every data received, starting from null. */
+function fold(client: SseClient): Json {
+  let doc: Json | undefined
+  for (const m of client.messages) doc = applyPatch(doc, JSON.parse(m.data!)).doc
+  return doc ?? null
+}
+
+describe('SSE stream', () => {
+  it('opens with the stream headers and the snapshot as the first event', async () => {
+    await start()
+    await write('PATCH', '/vessels/self/navigation', { sog: { value: 1 } })
+    const client = await open('/vessels/self/navigation')
+    const { headers, statusCode } = client.response
+    expect(statusCode).toBe(200)
+    expect(headers['content-type']).toBe('text/event-stream; charset=utf-8')
+    expect(headers['cache-control']).toBe('no-cache, no-transform')
+    expect(headers['x-accel-buffering']).toBe('no')
+    expect(headers['content-encoding']).toBeUndefined()
+    await client.until(() => client.messages.length === 1)
+    expect(client.events[0]).toEqual({
+      event: 'message',
+      id: expect.stringMatching(/\.1$/),
+      data: '{"sog":{"value":1}}',
+    })
+  })
+
+  it('opens only when text/event-stream is really accepted', async () => {
+    await start()
+    const plain = await fetch(`${running!.url}${API}/`, { headers: { Accept: '*/*' } })
+    expect(plain.headers.get('content-type')).toMatch(/^application\/json/)
+    const refused = await fetch(`${running!.url}${API}/`, {
+      headers: { Accept: 'text/event-stream;q=0, application/json' },
+    })
+    expect(refused.headers.get('content-type')).toMatch(/^application\/json/)
+  })
+
+  it('sends null for a path that does not exist yet, then the value when it appears', async () => {
+    await start()
+    const client = await open('/vessels/self/environment/depth')
+    await client.until(() => client.messages.length === 1)
+    expect(client.messages[0]!.data).toBe('null')
+    await write('PATCH', '/vessels/self/environment', { depth: { belowKeel: { value: 4 } } })
+    await client.until(() => client.messages.length === 2)
+    expect(JSON.parse(client.messages[1]!.data!)).toEqual({ belowKeel: { value: 4 } })
+  })
+
+  it('sends patches scoped to the path and nothing for changes elsewhere', async () => {
+    await start()
+    const client = await open('/vessels/self/navigation')
+    await client.until(() => client.messages.length === 1)
+    await write('PATCH', '/vessels/self/environment', { depth: 1 })
+    const id = await write('PATCH', '/vessels/self/navigation/sog', { value: 2 })
+    await client.until(() => client.messages.length === 2)
+    expect(client.messages[1]).toEqual({ event: 'message', id, data: '{"sog":{"value":2}}' })
+    await write('DELETE', '/vessels/self/navigation/sog')
+    await client.until(() => client.messages.length === 3)
+    expect(client.messages[2]!.data).toBe('{"sog":null}')
+    expect(fold(client)).toEqual(await get('/vessels/self/navigation'))
+  })
+
+  it('streams wildcard paths with only the matching branches', async () => {
+    await start()
+    const client = await open('/vessels/*/navigation/position')
+    await write('PATCH', '/vessels/urn:a/navigation', {
+      position: { value: { latitude: 1 } },
+      sog: 1,
+    })
+    await write('PATCH', '/vessels/urn:b/name', 'B')
+    await write('DELETE', '/vessels/urn:a/navigation/position')
+    await client.until(() => client.messages.length === 3)
+    expect(fold(client)).toEqual(await get('/vessels/*/navigation/position'))
+  })
+
+  it('works with the Signal K SSE proposal client: EventSource, onmessage and lodash.merge', async () => {
+    await start()
+    await write('PATCH', '/vessels/self', { navigation: { sog: { value: 1 } }, name: 'Keel' })
+    let state: unknown = {}
+    let received = 0
+    const source = new EventSource(`${running!.url}${API}/vessels/self`)
+    clients.push(source)
+    source.onmessage = (event) => {
+      state = merge(state, JSON.parse(event.data))
+      received++
+    }
+    await vi.waitUntil(() => received === 1, { timeout: 3000 })
+    for (let i = 2; i <= 20; i++) {
+      await write('PATCH', '/vessels/self/navigation', {
+        sog: { value: i },
+        cog: { value: i / 10 },
+      })
+    }
+    await write('PATCH', '/vessels/self/environment', { depth: { value: 12 } })
+    await vi.waitUntil(() => received === 21, { timeout: 3000 })
+    expect(state).toEqual(await get('/vessels/self'))
+  })
+
+  it('resumes with one patch holding everything missed on that path', async () => {
+    await start()
+    const first = await open('/a')
+    await first.until(() => first.messages.length === 1)
+    await write('PATCH', '/a', { x: 1 })
+    await first.until(() => first.messages.length === 2)
+    const lastId = first.lastEventId!
+    first.close()
+    await write('PATCH', '/a', { x: 2, y: { z: 1 } })
+    await write('PATCH', '/b', 1)
+    await write('PATCH', '/a', { y: null, w: 5 })
+    const resumed = await open('/a', { 'Last-Event-ID': lastId })
+    await resumed.until(() => resumed.messages.length === 1)
+    expect(JSON.parse(resumed.messages[0]!.data!)).toEqual({ x: 2, y: null, w: 5 })
+    let doc = fold(first)
+    doc = applyPatch(doc, JSON.parse(resumed.messages[0]!.data!)).doc ?? null
+    expect(doc).toEqual(await get('/a'))
+  })
+
+  it('resumes with nothing but a new resume point when nothing touched the path', async () => {
+    await start()
+    const first = await open('/a')
+    await first.until(() => first.messages.length === 1)
+    const lastId = first.lastEventId!
+    first.close()
+    const current = await write('PATCH', '/b', 1)
+    const resumed = await open(`/a?lastEventId=${encodeURIComponent(lastId)}`)
+    await resumed.until(() => resumed.events.length === 1)
+    expect(resumed.messages).toHaveLength(0)
+    expect(resumed.events[0]).toEqual({ event: 'keep-alive', id: current })
+  })
+
+  it.each([
+    ['an unknown id', () => 'garbage'],
+    ['an id of another epoch', () => 'ffffffffffff.1'],
+    ['an id past the retained history', () => running!.keelson.tree.idOf(0)],
+  ])('resets with data: null and then the snapshot for %s', async (_name, id) => {
+    await start({ historySize: 2 })
+    for (let i = 0; i < 5; i++) await write('PATCH', '/a', { n: i })
+    const client = await open('/a', { 'Last-Event-ID': id() })
+    await client.until(() => client.messages.length === 2)
+    expect(client.messages[0]).toEqual({ event: 'message', data: 'null' })
+    expect(JSON.parse(client.messages[1]!.data!)).toEqual({ n: 4 })
+    expect(client.messages[1]!.id).toBe(running!.keelson.tree.eventId)
+  })
+
+  it('sends at most one event per minPeriod, coalesced, and stays exact', async () => {
+    await start()
+    const client = await open('/a?minPeriod=300')
+    await client.until(() => client.messages.length === 1)
+    const began = Date.now()
+    await write('PATCH', '/a', { b: { c: 1 } })
+    await write('PATCH', '/a', { b: 5 })
+    await write('PATCH', '/a', { b: { d: 2 } })
+    await write('PATCH', '/a', { e: [1, null] })
+    await client.until(() => client.messages.length === 2, 2000)
+    expect(Date.now() - began).toBeGreaterThanOrEqual(250)
+    expect(fold(client)).toEqual(await get('/a'))
+    expect(client.messages[1]!.id).toBe(running!.keelson.tree.eventId)
+  })
+
+  it('refuses a bad minPeriod with 400', async () => {
+    await start()
+    const res = await fetch(`${running!.url}${API}/a?minPeriod=-1`, {
+      headers: { Accept: 'text/event-stream' },
+    })
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as { code: string }).code).toBe('KEELSON_ERR_BAD_QUERY')
+  })
+
+  it('sends a keep-alive every keepAliveMs (fake timers)', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] })
+    await start({ keepAliveMs: 15_000 })
+    const client = await open('/a')
+    await client.until(() => client.events.length === 1)
+    vi.advanceTimersByTime(14_999)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(client.events).toHaveLength(1)
+    vi.advanceTimersByTime(1)
+    await client.until(() => client.events.length === 2)
+    expect(client.events[1]).toEqual({ event: 'keep-alive', id: running!.keelson.tree.eventId })
+    vi.advanceTimersByTime(15_000)
+    await client.until(() => client.events.length === 3)
+  })
+
+  it('keeps memory bounded for a client that stops reading, closes it after the stall timeout, and does not slow others', async () => {
+    await start({ stallTimeoutMs: 400 })
+    const { port } = new URL(running!.url)
+    // A raw client that sends its request and never reads.
+    const stalled = connect(Number(port), '127.0.0.1')
+    stalled.write(`GET ${API}/big HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`)
+    stalled.pause()
+    stalled.on('error', () => {})
+    clients.push({ close: () => stalled.destroy() })
+    const healthy = await open('/big')
+    await healthy.until(() => healthy.messages.length === 1)
+    await vi.waitUntil(() => running!.keelson.sse.size === 2)
+    const blob = 'x'.repeat(64 * 1024)
+    let maxBuffered = 0
+    for (let i = 0; i < 300; i++) {
+      await write('PATCH', '/big', { [`k${i % 8}`]: `${i}${blob}` })
+      maxBuffered = Math.max(maxBuffered, running!.keelson.sse.bufferedBytes())
+    }
+    // Writes went on far past any socket buffer (300 x 64 KiB = 19 MiB)...
+    await vi.waitUntil(() => running!.keelson.sse.stats.stalledClosed === 1, {
+      timeout: 5000,
+      interval: 20,
+    })
+    expect(running!.keelson.sse.size).toBe(1)
+    expect(running!.keelson.sse.stats.coalesced).toBeGreaterThan(0)
+    // ...while the server held at most a few socket buffers for the stalled client.
+    expect(maxBuffered).toBeLessThan(4 * 1024 * 1024)
+    await healthy.until(() => healthy.lastEventId === running!.keelson.tree.eventId, 5000)
+    expect(fold(healthy)).toEqual(await get('/big'))
+  })
+
+  it('serves HEAD and plain GET without opening a stream when Accept does not ask for one', async () => {
+    await start()
+    const status = await new Promise<number>((resolve) => {
+      httpRequest(`${running!.url}${API}/`, { method: 'HEAD' }, (res) =>
+        resolve(res.statusCode!),
+      ).end()
+    })
+    expect(status).toBe(200)
+    expect(running!.keelson.sse.size).toBe(0)
+  })
+})
