@@ -63,9 +63,9 @@ function modelWrite(root: JsonObject, keys: readonly string[], op: Write): JsonO
 }
 
 type Write =
-  | { kind: 'PATCH'; keys: string[]; body: Json }
-  | { kind: 'PUT'; keys: string[]; body: Json }
-  | { kind: 'DELETE'; keys: string[] }
+  | { kind: 'PATCH'; keys: readonly string[]; body: Json }
+  | { kind: 'PUT'; keys: readonly string[]; body: Json }
+  | { kind: 'DELETE'; keys: readonly string[] }
 
 const keysArb = fc.array(fc.constantFrom('a', 'b'), { minLength: 1, maxLength: 2 })
 const writeArb: fc.Arbitrary<Write> = fc.oneof(
