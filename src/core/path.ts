@@ -29,20 +29,29 @@ function hasControl(key: string): boolean {
   return false
 }
 
+/**
+ * Throws a {@link KeelsonError} (`BAD_PATH`, `FORBIDDEN_KEY`) unless `key`
+ * may be one segment of a path: not empty, `.` or `..`, no control
+ * characters, not a forbidden key. Returns `key`.
+ */
+export function checkKey(key: string): string {
+  if (key === '' || key === '.' || key === '..' || hasControl(key)) {
+    throw new KeelsonError(
+      Errors.BAD_PATH,
+      `The path segment ${JSON.stringify(key)} is not allowed`,
+    )
+  }
+  if (key.length >= 9 && key.length <= 11 && FORBIDDEN_KEYS.has(key)) {
+    throw new KeelsonError(Errors.FORBIDDEN_KEY, `The key "${key}" is not allowed in a path`)
+  }
+  return key
+}
+
 /** Builds a {@link TreePath} from keys, checking each and resolving `vessels/self`. */
 export function pathOf(keys: readonly string[], selfKey?: string): TreePath {
   const segments: string[] = []
   for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!
-    if (key === '' || key === '.' || key === '..' || hasControl(key)) {
-      throw new KeelsonError(
-        Errors.BAD_PATH,
-        `The path segment ${JSON.stringify(key)} is not allowed`,
-      )
-    }
-    if (FORBIDDEN_KEYS.has(key)) {
-      throw new KeelsonError(Errors.FORBIDDEN_KEY, `The key "${key}" is not allowed in a path`)
-    }
+    const key = checkKey(keys[i]!)
     segments.push(key === 'self' && selfKey && i > 0 && keys[i - 1] === 'vessels' ? selfKey : key)
   }
   return { segments, starAt: segments.indexOf(WILDCARD) }

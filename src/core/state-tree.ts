@@ -11,7 +11,7 @@ import { DEFAULT_HISTORY_SIZE, History } from './history.js'
 import { diff, isObject, type Json, type JsonObject } from './json.js'
 import { applyPatch, type Effect } from './merge-patch.js'
 import { readPath, type TreePath } from './path.js'
-import { validateValue } from './validate.js'
+import { assertNoForbiddenKeys } from './validate.js'
 
 /** The Signal K version of the tree format. */
 export const SIGNALK_VERSION = '1.7.0'
@@ -114,7 +114,7 @@ export class StateTree {
    */
   apply(patch: JsonObject): Change | undefined {
     // Checked here too, whatever the transport did: no write may reach a prototype.
-    validateValue(patch, { maxDepth: Number.POSITIVE_INFINITY })
+    assertNoForbiddenKeys(patch)
     const next = this.revision + 1
     const { effect } = applyPatch(this.root, patch, (object) => this.versions.set(object, next))
     if (!effect) return undefined

@@ -5,7 +5,7 @@
 import { Errors, KeelsonError } from './errors.js'
 import { isObject, type Json } from './json.js'
 
-/** Keys refused anywhere in any input: they could reach an object's prototype. */
+/** Keys refused anywhere in any input: they could reach an object's prototype. All are 9 to 11 characters long. */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set([
   '__proto__',
   'constructor',
@@ -42,7 +42,7 @@ function check(value: Json, depth: number, maxDepth: number, allowNull: boolean)
     return
   }
   for (const key in value) {
-    if (FORBIDDEN_KEYS.has(key)) {
+    if (key.length >= 9 && key.length <= 11 && FORBIDDEN_KEYS.has(key)) {
       throw new KeelsonError(Errors.FORBIDDEN_KEY, `The key "${key}" is not allowed`)
     }
     const member = value[key]!
@@ -50,6 +50,27 @@ function check(value: Json, depth: number, maxDepth: number, allowNull: boolean)
       throw new KeelsonError(Errors.NULL_NOT_ALLOWED, `The member "${key}" is null`)
     }
     if (isObject(member) || Array.isArray(member)) check(member, depth + 1, maxDepth, allowNull)
+  }
+}
+
+/**
+ * Throws a {@link KeelsonError} (`FORBIDDEN_KEY`) when `value` holds a
+ * forbidden key at any depth: {@link validateValue} with no depth limit,
+ * nulls allowed, in one lighter walk. The state tree runs it on every write.
+ */
+export function assertNoForbiddenKeys(value: Json): void {
+  if (typeof value !== 'object' || value === null) return
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) assertNoForbiddenKeys(value[i]!)
+    return
+  }
+  for (const key in value) {
+    // Every forbidden key is 9 to 11 characters long: most keys skip the set lookup.
+    if (key.length >= 9 && key.length <= 11 && FORBIDDEN_KEYS.has(key)) {
+      throw new KeelsonError(Errors.FORBIDDEN_KEY, `The key "${key}" is not allowed`)
+    }
+    const member = value[key]!
+    if (typeof member === 'object' && member !== null) assertNoForbiddenKeys(member)
   }
 }
 

@@ -16,13 +16,14 @@
 import { Errors, KeelsonError } from '../core/errors.js'
 import {
   diff,
+  hasNullMember,
   isEmptyObject,
   isObject,
   type Json,
   type JsonObject,
   stripNulls,
 } from '../core/json.js'
-import { getAt, parseDotPath, pathOf } from '../core/path.js'
+import { checkKey, getAt, parseDotPath, pathOf, type TreePath } from '../core/path.js'
 import type { Change, StateTree } from '../core/state-tree.js'
 import { validateValue } from '../core/validate.js'
 import { addSource, child, type DeltaSource, NO_SOURCE, sourceId } from './sources.js'
@@ -69,6 +70,23 @@ export interface ApplyDeltaOptions {
 /** Fields of a leaf that a value update rewrites. */
 const LEAF_FIELDS = ['value', '$source', 'timestamp', 'values', 'pgn', 'sentence'] as const
 
+const ROOT: TreePath = { segments: [], starAt: -1 }
+
+/**
+ * Delta paths already parsed: a stream repeats a few hundred paths, and
+ * parsing each value's path again was a tenth of the ingest path's time
+ * (bench/ingest.ts). Cleared when full, so odd input cannot grow it.
+ */
+const parsedPaths = new Map<string, readonly string[]>()
+const MAX_PARSED_PATHS = 10_000
+
+/** A leaf a delta writes: its tree fields before, and as the delta leaves them. */
+interface Leaf {
+  segments: readonly string[]
+  before: JsonObject
+  after: JsonObject
+}
+
 /**
  * Applies one Signal K delta to `tree` as one atomic write. Returns the
  * change, or undefined when the delta changed nothing. Throws a
@@ -111,16 +129,25 @@ export function deltaToPatch(
     throw new KeelsonError(Errors.BAD_DELTA, 'A delta needs an "updates" array')
   }
   validateValue(delta as unknown as Json)
-  const root = tree.get({ segments: [], starAt: -1 }) as JsonObject
+  const root = tree.get(ROOT) as JsonObject
   const ctx = contextKeys(delta.context, tree.selfKey)
   const patch: JsonObject = {}
-  if (getAt(root, ctx) === undefined) Object.assign(at(patch, ctx), identityOf(ctx))
-  const leaves = new Map<string, { keys: string[]; before: JsonObject; after: JsonObject }>()
+  const ctxNode = getAt(root, ctx)
+  if (ctxNode === undefined) Object.assign(at(patch, ctx), identityOf(ctx))
+  // Keyed by the dot path: within one context, one path string is one leaf.
+  const leaves = new Map<string, Leaf>()
+  // The time of application: one delta is applied at once.
+  let now: string | undefined
+  let checkedSid: string | undefined
 
   for (const update of delta.updates) {
     if (!isObject(update as unknown))
       throw new KeelsonError(Errors.BAD_DELTA, 'An update must be an object')
-    const timestamp = update.timestamp ?? options.now?.() ?? new Date().toISOString()
+    let timestamp = update.timestamp ?? options.now?.()
+    if (timestamp === undefined) {
+      now ??= new Date().toISOString()
+      timestamp = now
+    }
     if (typeof timestamp !== 'string') {
       throw new KeelsonError(Errors.BAD_DELTA, 'An update timestamp must be an ISO 8601 string')
     }
@@ -130,7 +157,8 @@ export function deltaToPatch(
       throw new KeelsonError(Errors.BAD_DELTA, '"$source" must be a string')
     }
     const sid = dollar ?? (source ? sourceId(source) : (options.defaultSource ?? NO_SOURCE))
-    pathOf([sid])
+    // The updates of one batch mostly share their source: check each label once.
+    if (sid !== checkedSid) checkedSid = checkKey(sid)
     addSource(child(patch, 'sources'), root.sources as JsonObject, source, dollar, timestamp)
 
     for (const pv of list(update.values, 'values')) {
@@ -143,26 +171,30 @@ export function deltaToPatch(
         mergeInto(at(patch, ctx), pv.value)
         continue
       }
-      const keys = [...ctx, ...segmentsOf(pv.path)]
-      const id = keys.join('\0')
-      let leaf = leaves.get(id)
+      const segments = segmentsOf(pv.path)
+      let leaf = leaves.get(pv.path)
       if (!leaf) {
-        const before = pick(getAt(root, keys))
-        leaf = { keys, before, after: pick(getAt(root, keys), true) }
-        leaves.set(id, leaf)
+        const node = getAt(ctxNode, segments)
+        leaf = { segments, before: pick(node), after: pick(node, true) }
+        leaves.set(pv.path, leaf)
       }
-      const value = isObject(pv.value) ? stripNulls(pv.value) : pv.value
+      // The patch never shares objects with the tree (applyPatch copies), so a null-free value is used as is.
+      const value = isObject(pv.value) && hasNullMember(pv.value) ? stripNulls(pv.value) : pv.value
       setValue(leaf.after, value, sid, timestamp, source)
     }
     for (const meta of list(update.meta, 'meta')) {
       if (!isObject(meta.value))
         throw new KeelsonError(Errors.BAD_DELTA, 'A meta value must be an object')
-      mergeInto(at(patch, [...ctx, ...segmentsOf(meta.path), 'meta']), meta.value)
+      const segments = segmentsOf(meta.path)
+      mergeInto(child(at(at(patch, ctx), segments), 'meta'), meta.value)
     }
   }
-  for (const { keys, before, after } of leaves.values()) {
+  let ctxPatch: JsonObject | undefined
+  for (const { segments, before, after } of leaves.values()) {
     const change = diff(before, after) as JsonObject
-    if (!isEmptyObject(change)) Object.assign(at(patch, keys), change)
+    if (isEmptyObject(change)) continue
+    ctxPatch ??= at(patch, ctx)
+    Object.assign(at(ctxPatch, segments), change)
   }
   return patch
 }
@@ -231,21 +263,28 @@ function identityOf(ctx: string[]): JsonObject {
   return { url: id }
 }
 
-function segmentsOf(path: unknown): string[] {
+/** The tree keys of a delta path, checked; shared from {@link parsedPaths}: never mutate them. */
+function segmentsOf(path: unknown): readonly string[] {
   if (typeof path !== 'string' || path === '') {
     throw new KeelsonError(Errors.BAD_DELTA, 'Every value and meta needs a non-empty string "path"')
   }
+  const known = parsedPaths.get(path)
+  if (known !== undefined) return known
   const parsed = parseDotPath(path)
   if (parsed.starAt >= 0)
     throw new KeelsonError(Errors.BAD_DELTA, `A delta path cannot hold *: ${path}`)
-  return [...parsed.segments]
+  if (parsedPaths.size >= MAX_PARSED_PATHS) parsedPaths.clear()
+  parsedPaths.set(path, parsed.segments)
+  return parsed.segments
 }
 
+const NONE: never[] = []
+
 function list<T>(items: T[] | undefined, name: string): T[] {
-  if (items === undefined) return []
-  if (!Array.isArray(items) || !items.every((item) => isObject(item as unknown))) {
-    throw new KeelsonError(Errors.BAD_DELTA, `"${name}" must be an array of {path, value}`)
-  }
+  if (items === undefined) return NONE
+  let ok = Array.isArray(items)
+  for (let i = 0; ok && i < items.length; i++) ok = isObject(items[i] as unknown)
+  if (!ok) throw new KeelsonError(Errors.BAD_DELTA, `"${name}" must be an array of {path, value}`)
   return items
 }
 

@@ -7,7 +7,7 @@
  */
 import { Errors, KeelsonError } from '../core/errors.js'
 import type { JsonObject } from '../core/json.js'
-import { pathOf } from '../core/path.js'
+import { checkKey } from '../core/path.js'
 
 /** The `source` object of a delta update (Signal K `definitions.json#/definitions/source`). */
 export interface DeltaSource {
@@ -45,11 +45,9 @@ export function sourceId(source: DeltaSource | undefined): string {
   return `${source.label}.${source.talker ? source.talker : 'XX'}`
 }
 
-/** Checks that every string that becomes a tree key is a valid key. */
-function keys(...parts: (string | number)[]): string[] {
-  const out = parts.map(String)
-  pathOf(out)
-  return out
+/** A string or number that becomes a tree key, as that key, checked. */
+function key(part: string | number): string {
+  return checkKey(String(part))
 }
 
 /**
@@ -66,39 +64,40 @@ export function addSource(
 ): void {
   if (source === undefined) {
     if (dollarSource === undefined) return
+    const parts = dollarSource.split('.')
+    for (const part of parts) checkKey(part)
     let node = sources
-    for (const part of keys(...dollarSource.split('.'))) node = child(node, part)
+    for (const part of parts) node = child(node, part)
     return
   }
   if (typeof source !== 'object' || source === null || typeof source.label !== 'string') {
     throw new KeelsonError(Errors.BAD_DELTA, 'An update source needs a string "label"')
   }
-  const [label] = keys(source.label)
-  const labelled = child(sources, label!)
-  if (current?.[label!] === undefined) {
+  const label = key(source.label)
+  const labelled = child(sources, label)
+  if (current?.[label] === undefined) {
     labelled.label = source.label
     if (typeof source.type === 'string') labelled.type = source.type
   }
   if (source.type === 'NMEA2000' || source.src) {
-    const [src] = keys(String(source.src))
-    const device = child(labelled, src!)
+    const device = child(labelled, key(String(source.src)))
     const n2k = child(device, 'n2k')
-    for (const key in source) {
-      if (key === 'pgn' || key === 'label' || key === 'instance' || key === 'type') continue
-      const value = source[key]
+    for (const name in source) {
+      if (name === 'pgn' || name === 'label' || name === 'instance' || name === 'type') continue
+      const value = source[name]
       if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
-        n2k[keys(key)[0]!] = value
+        n2k[key(name)] = value
       }
     }
-    if (source.pgn !== undefined) child(n2k, 'pgns')[keys(source.pgn)[0]!] = timestamp
-    if (source.instance) child(device, keys(source.instance)[0]!)
+    if (source.pgn !== undefined) child(n2k, 'pgns')[key(source.pgn)] = timestamp
+    if (source.instance) child(device, key(source.instance))
     return
   }
   if (source.type === 'NMEA0183' || source.sentence) {
-    const [talker] = keys(source.talker || 'II')
-    const entry = child(labelled, talker!)
-    entry.talker = talker!
-    if (source.sentence) child(entry, 'sentences')[keys(source.sentence)[0]!] = timestamp
+    const talker = key(source.talker || 'II')
+    const entry = child(labelled, talker)
+    entry.talker = talker
+    if (source.sentence) child(entry, 'sentences')[key(source.sentence)] = timestamp
     return
   }
   labelled.timestamp = timestamp
