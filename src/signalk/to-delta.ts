@@ -11,6 +11,7 @@
 import type { ScopedUpdate } from '../core/hub.js'
 import { isObject, type Json, type JsonObject } from '../core/json.js'
 import type { StateTree } from '../core/state-tree.js'
+import { textFrames } from './ws-frame.js'
 
 /** One path's latest state, the unit that deltas are made of and coalesced by. */
 export interface DeltaItem {
@@ -107,16 +108,26 @@ export function itemKey(item: DeltaItem): string {
   return `${item.context}\0${item.path}${item.meta ? '\0m' : ''}`
 }
 
-/** A change as delta messages, built once per subscribed scope and shared by its clients. */
+/**
+ * A change as delta messages, built once per subscribed scope and shared by
+ * its clients: the items (for coalescing and `sendMeta`) and, on first use,
+ * the messages as complete WebSocket text frames in one Buffer.
+ */
 export class DeltaFrame {
-  private messages: Buffer[] | undefined
+  private framed: Buffer | undefined
+  /** Number of delta messages in {@link bytes}, known once they are built. */
+  messages = 0
 
   constructor(readonly items: readonly DeltaItem[]) {}
 
-  /** One serialised message per context, built on first use. */
-  get buffers(): Buffer[] {
-    this.messages ??= toDeltas(this.items).map((delta) => Buffer.from(JSON.stringify(delta)))
-    return this.messages
+  /** One delta message per context, each a WebSocket text frame, back to back. */
+  get bytes(): Buffer {
+    if (this.framed === undefined) {
+      const deltas = toDeltas(this.items)
+      this.messages = deltas.length
+      this.framed = textFrames(deltas.map((delta) => JSON.stringify(delta)))
+    }
+    return this.framed
   }
 }
 

@@ -6,6 +6,7 @@
  *
  * @see https://signalk.org/specification/1.7.0/doc/streaming_api.html
  */
+import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import type WebSocket from 'ws'
 import { Errors, KeelsonError } from '../core/errors.js'
@@ -18,9 +19,7 @@ import { applyDelta, type Delta } from './delta.js'
 import { metaOf } from './meta.js'
 import { parseSpec, StreamSubscription, type SubscriptionSpec, treePathOf } from './subscription.js'
 import { type DeltaFrame, type DeltaItem, toDeltas } from './to-delta.js'
-
-/** Send options: shared frames are Buffers, yet Signal K messages are text frames. */
-const TEXT = Object.freeze({ binary: false })
+import { textFrame, textFrames } from './ws-frame.js'
 
 /** How a client connected: the query of its upgrade request. */
 export interface ClientOptions {
@@ -58,9 +57,20 @@ export interface ClientContext {
   congested(client: StreamClient): void
   /** Called when a congested socket has flushed everything queued before it congested. */
   flushed(client: StreamClient): void
+  /** Queues `client` for the write at the end of this event-loop turn. */
+  markDirty(client: StreamClient): void
+  /** `frames` joined into one Buffer, once for every client due the same frames this turn. */
+  joined(frames: readonly Buffer[]): Buffer
 }
 
-/** One WebSocket client. */
+/**
+ * One WebSocket client. Everything due to it in one event-loop turn (shared
+ * delta frames, its own hello, replies and cached values) is queued as
+ * complete text frames and written to its socket in one `write` at the end
+ * of the turn, or at once when the queue reaches `highWaterBytes`. Frames go
+ * to the socket itself rather than through `ws.send()`, which would frame and
+ * write each message again per client: bench (b2), bench/RESULTS.md.
+ */
 export class StreamClient {
   readonly tree: StateTree
   readonly scheduler: Scheduler
@@ -70,9 +80,16 @@ export class StreamClient {
   congestedSince = 0
   private readonly subscriptions = new Set<StreamSubscription>()
   private readonly metaSent = new Set<string>()
+  private readonly queued: Buffer[] = []
+  private queuedBytes = 0
+  private queuedMessages = 0
+  private dirty = false
+  private closed = false
 
   constructor(
     readonly ws: WebSocket,
+    /** The upgraded socket under `ws`; it carries no extension (permessage-deflate is off). */
+    private readonly socket: Duplex,
     private readonly ctx: ClientContext,
     private readonly options: ClientOptions,
   ) {
@@ -122,16 +139,21 @@ export class StreamClient {
   /** Sends a frame shared with other clients: the same bytes to every socket. */
   sendFrame(frame: DeltaFrame): void {
     if (this.options.sendMeta) this.sendMetaOf(frame.items)
-    for (const buffer of frame.buffers) this.send(buffer)
-    this.checkCongestion()
+    const bytes = frame.bytes
+    this.enqueue(bytes, frame.messages)
   }
 
   /** Sends items made for this client alone (coalesced or repeated values). */
   sendItems(items: readonly DeltaItem[]): void {
     if (items.length === 0) return
     if (this.options.sendMeta) this.sendMetaOf(items)
-    for (const delta of toDeltas(items)) this.send(JSON.stringify(delta))
-    this.checkCongestion()
+    this.sendDeltas(toDeltas(items))
+  }
+
+  /** Writes what this turn queued; called by the transport at the end of the turn. */
+  flush(): void {
+    this.dirty = false
+    this.write()
   }
 
   /** Called by the transport when the socket drained: held changes go out. */
@@ -142,6 +164,10 @@ export class StreamClient {
 
   /** Drops every subscription. */
   close(): void {
+    this.closed = true
+    this.queued.length = 0
+    this.queuedBytes = 0
+    this.queuedMessages = 0
     for (const subscription of this.subscriptions) subscription.close()
     this.subscriptions.clear()
   }
@@ -224,7 +250,12 @@ export class StreamClient {
       const meta = metaOf(this.tree, context, item.path.split('.'))
       if (meta) metas.push({ context: item.context, path: item.path, value: meta, meta: true })
     }
-    for (const delta of toDeltas(metas)) this.send(JSON.stringify(delta))
+    this.sendDeltas(toDeltas(metas))
+  }
+
+  private sendDeltas(deltas: JsonObject[]): void {
+    if (deltas.length === 0) return
+    this.enqueue(textFrames(deltas.map((delta) => JSON.stringify(delta))), deltas.length)
   }
 
   private sendError(err: KeelsonError, requestId?: Json): void {
@@ -238,14 +269,37 @@ export class StreamClient {
   }
 
   private sendJson(message: JsonObject): void {
-    this.send(JSON.stringify(message))
+    this.enqueue(textFrame(JSON.stringify(message)), 1)
   }
 
-  private send(data: Buffer | string): void {
-    const stats = this.ctx.stats
-    stats.eventsSent++
-    stats.bytesSent += typeof data === 'string' ? Buffer.byteLength(data) : data.length
-    this.ws.send(data, TEXT)
+  /** Queues framed messages; a queue that reaches the high-water mark is written at once. */
+  private enqueue(bytes: Buffer, messages: number): void {
+    if (this.closed) return
+    this.queued.push(bytes)
+    this.queuedBytes += bytes.length
+    this.queuedMessages += messages
+    if (this.queuedBytes >= this.ctx.highWaterBytes) this.write()
+    else if (!this.dirty) {
+      this.dirty = true
+      this.ctx.markDirty(this)
+    }
+  }
+
+  private write(): void {
+    const queued = this.queued
+    if (queued.length === 0) return
+    // After a close frame (ours or the peer's) no data frame may follow (RFC 6455 §5.5.1).
+    if (!this.closed && this.ws.readyState === this.ws.OPEN && !this.socket.destroyed) {
+      const batch = queued.length === 1 ? queued[0]! : this.ctx.joined(queued)
+      this.socket.write(batch)
+      const stats = this.ctx.stats
+      stats.eventsSent += this.queuedMessages
+      stats.bytesSent += batch.length
+    }
+    queued.length = 0
+    this.queuedBytes = 0
+    this.queuedMessages = 0
+    if (!this.closed) this.checkCongestion()
   }
 
   /** Counts items held back instead of sent on their own. */

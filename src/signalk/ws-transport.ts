@@ -5,6 +5,13 @@
  * closes sockets stalled past `stallTimeoutMs` (and resumes drained ones
  * whose flush callback has not come yet).
  *
+ * Fan-out path, as for SSE (src/http/sse.ts): each change's delta frames are
+ * built once per subscribed scope (`ScopedUpdate.frame`, src/core/hub.ts); a client
+ * queues them, and at the end of the event-loop turn one flush writes each
+ * client's frames in one `write`, joined once for all clients due the same
+ * frames. permessage-deflate stays off, so those bytes are valid on every
+ * connection.
+ *
  * @see https://signalk.org/specification/1.7.0/doc/streaming_api.html
  */
 import type { IncomingMessage } from 'node:http'
@@ -63,6 +70,10 @@ export class SignalKStream implements ClientContext {
   private readonly wss: WebSocketServer
   private readonly clients = new Set<StreamClient>()
   private readonly stalled = new Set<StreamClient>()
+  private dirty: StreamClient[] = []
+  private flushQueued = false
+  private lastJoin: { frames: Buffer[]; bytes: Buffer } | undefined
+  private readonly flushTurn = () => this.flush()
   private readonly pingTimer: NodeJS.Timeout
   private readonly sweepTimer: NodeJS.Timeout
 
@@ -74,7 +85,12 @@ export class SignalKStream implements ClientContext {
     readonly log: Logger,
   ) {
     this.highWaterBytes = options.highWaterBytes ?? 256 * 1024
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxBodyBytes })
+    // No compression: frames are built once and written as they are to every socket.
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxBodyBytes,
+      perMessageDeflate: false,
+    })
     this.pingTimer = setInterval(() => this.ping(), options.keepAliveMs)
     this.pingTimer.unref()
     const sweep = Math.min(1000, Math.max(10, Math.floor(options.stallTimeoutMs / 4)))
@@ -92,7 +108,7 @@ export class SignalKStream implements ClientContext {
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (url.pathname.replace(/\/$/, '') !== STREAM_PATH) return false
     const options = this.clientOptions(req, url.searchParams)
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.connect(ws, options))
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.connect(ws, socket, options))
     return true
   }
 
@@ -105,6 +121,28 @@ export class SignalKStream implements ClientContext {
   flushed(client: StreamClient): void {
     if (!this.stalled.delete(client)) return
     client.drained()
+  }
+
+  /** Queues `client` for the flush at the end of this event-loop turn. */
+  markDirty(client: StreamClient): void {
+    this.dirty.push(client)
+    if (this.flushQueued) return
+    this.flushQueued = true
+    setImmediate(this.flushTurn)
+  }
+
+  /**
+   * The frames due to a client this turn as one Buffer. Clients of one scope
+   * are flushed one after the other with the very same frames, so the last
+   * join is kept for the turn and reused while the frames are the same
+   * Buffers: one copy per scope, then one `write` per socket.
+   */
+  joined(frames: readonly Buffer[]): Buffer {
+    const last = this.lastJoin
+    if (last !== undefined && sameFrames(last.frames, frames)) return last.bytes
+    const bytes = Buffer.concat(frames)
+    this.lastJoin = { frames: frames.slice(), bytes }
+    return bytes
   }
 
   /** Closes every client and stops the timers. */
@@ -133,8 +171,23 @@ export class SignalKStream implements ClientContext {
     }
   }
 
-  private connect(ws: WebSocket, options: ClientOptions): void {
-    const client = new StreamClient(ws, this, options)
+  private flush(): void {
+    this.flushQueued = false
+    this.lastJoin = undefined
+    const dirty = this.dirty
+    this.dirty = []
+    for (let i = 0; i < dirty.length; i++) dirty[i]!.flush()
+    this.lastJoin = undefined
+  }
+
+  private connect(ws: WebSocket, socket: Duplex, options: ClientOptions): void {
+    if (ws.extensions !== '') {
+      // Shared frames carry no RSV bits; they are wrong on a connection with an extension.
+      this.log.error({ extensions: ws.extensions }, 'signalk ws extension negotiated')
+      ws.close(1011, 'unsupported extension')
+      return
+    }
+    const client = new StreamClient(ws, socket, this, options)
     this.clients.add(client)
     ws.on('pong', () => {
       client.alive = true
@@ -180,4 +233,10 @@ export class SignalKStream implements ClientContext {
       }
     }
   }
+}
+
+function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
