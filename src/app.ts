@@ -2,17 +2,18 @@
  * `createApp` builds a keelson server without listening: the tree, the
  * fan-out hub and the HTTP transports. Only the CLI (or a test) listens.
  */
-import type { Server } from 'node:http'
-import express, { type Express } from 'express'
+import type { RequestListener, Server } from 'node:http'
+import express from 'express'
 import pino, { type Logger } from 'pino'
 import { Errors, KeelsonError } from './core/errors.js'
 import { Hub } from './core/hub.js'
 import { Scheduler } from './core/scheduler.js'
 import { SIGNALK_VERSION, StateTree } from './core/state-tree.js'
+import { createReadFastPath } from './http/fast-path.js'
 import { cors } from './http/guard.js'
 import { createMetrics, type Metrics } from './http/metrics.js'
 import { problemHandler } from './http/problem.js'
-import { createApiRouter } from './http/rest.js'
+import { createApiReader, createApiRouter } from './http/rest.js'
 import { SseTransport } from './http/sse.js'
 import { DEFAULTS, type KeelsonOptions } from './options.js'
 import { metaRoute } from './signalk/meta.js'
@@ -22,8 +23,12 @@ import { VERSION } from './version.js'
 
 /** A built keelson server. */
 export interface Keelson {
-  /** The request handler: pass it to `http.createServer`. */
-  readonly app: Express
+  /**
+   * The request handler: pass it to `http.createServer`. Reads under
+   * `/signalk/v1/api` take a fast path on plain `node:http`; everything
+   * else goes to an express app.
+   */
+  readonly app: RequestListener
   readonly tree: StateTree
   readonly hub: Hub
   readonly sse: SseTransport
@@ -57,6 +62,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   metrics.addTransport('ws', signalk)
   const policy = { corsOrigins: opts.corsOrigins }
 
+  const reader = createApiReader(tree, sse)
   const app = express()
   app.disable('x-powered-by')
   app.disable('etag')
@@ -77,7 +83,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     })
   })
   app.use('/signalk/v1/api', metaRoute(tree))
-  app.use('/signalk/v1/api', createApiRouter(tree, sse, opts, policy))
+  app.use('/signalk/v1/api', createApiRouter(tree, reader, opts, policy))
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', revision: tree.rev, streams: sse.size })
   })
@@ -87,9 +93,12 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     next(new KeelsonError(Errors.NOT_FOUND, `No endpoint at ${req.path}`)),
   )
   app.use(problemHandler(log))
+  const fastPath = createReadFastPath(reader, policy, log)
 
   return {
-    app,
+    app: (req, res) => {
+      if (!fastPath(req, res)) app(req, res)
+    },
     tree,
     hub,
     sse,

@@ -111,6 +111,79 @@ describe('GET', () => {
   })
 })
 
+describe('reads on the fast path and through express alike', () => {
+  it('sends the event id, no-cache and the ETag with every read, and the same on a 304', async () => {
+    const { http, keelson } = app()
+    await patch(http, '/a', { b: 1 })
+    const res = await http.get(`${API}/a`).expect(200)
+    expect(res.headers['x-keelson-event-id']).toBe(keelson.tree.eventId)
+    expect(res.headers['cache-control']).toBe('no-cache')
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8')
+    expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.text)))
+    const etag = res.headers.etag as string
+    const cached = await http.get(`${API}/a`).set('If-None-Match', etag).expect(304)
+    expect(cached.headers.etag).toBe(etag)
+    expect(cached.headers['x-keelson-event-id']).toBe(keelson.tree.eventId)
+    expect(cached.text).toBe('')
+  })
+
+  it('answers HEAD with the headers of GET and no body, errors included', async () => {
+    const { http } = app()
+    await patch(http, '/a', { b: 1 })
+    const get = await http.get(`${API}/a`).expect(200)
+    const head = await http.head(`${API}/a`).expect(200)
+    expect(head.headers.etag).toBe(get.headers.etag)
+    expect(head.headers['content-length']).toBe(get.headers['content-length'])
+    expect(head.text).toBeUndefined()
+    const missing = await http.head(`${API}/nothing`).expect(404)
+    expect(missing.headers['content-type']).toMatch(/^application\/problem\+json/)
+    const sse = await http.head(`${API}/a`).set('Accept', 'text/event-stream').expect(200)
+    expect(sse.headers['content-type']).toMatch(/^application\/json/)
+  })
+
+  it('sends the CORS read headers to any origin and echoes a listed one', async () => {
+    const { http } = app({ corsOrigins: ['http://writer.example'] })
+    const any = await http.get(`${API}/`).set('Origin', 'http://elsewhere.example').expect(200)
+    expect(any.headers.vary).toBe('Origin')
+    expect(any.headers['access-control-allow-origin']).toBe('*')
+    expect(any.headers['access-control-expose-headers']).toBe('ETag, X-Keelson-Event-Id')
+    const listed = await http.get(`${API}/`).set('Origin', 'http://writer.example').expect(200)
+    expect(listed.headers['access-control-allow-origin']).toBe('http://writer.example')
+    const missing = await http.get(`${API}/nothing`).set('Origin', 'http://e.example').expect(404)
+    expect(missing.headers['access-control-allow-origin']).toBe('*')
+    const plain = await http.get(`${API}/`).expect(200)
+    expect(plain.headers.vary).toBeUndefined()
+  })
+
+  it('answers a malformed percent-encoding with 400 BAD_PATH, for reads and writes', async () => {
+    const { http } = app()
+    const read = await http.get(`${API}/a/%E0%A4%A`).expect(400)
+    expect(JSON.parse(read.text).code).toBe('KEELSON_ERR_BAD_PATH')
+    const write = await patch(http, '/a/%E0%A4%A', { b: 1 }).expect(400)
+    expect(JSON.parse(write.text).code).toBe('KEELSON_ERR_BAD_PATH')
+  })
+
+  it('serves the API root with or without a slash or a query, and nothing next to it', async () => {
+    const { http } = app()
+    const root = (await http.get(`${API}/`).expect(200)).text
+    expect((await http.get(API).expect(200)).text).toBe(root)
+    expect((await http.get(`${API}?x=1`).expect(200)).text).toBe(root)
+    const next = await http.get('/signalk/v1/apix').expect(404)
+    expect(JSON.parse(next.text).code).toBe('KEELSON_ERR_NOT_FOUND')
+  })
+
+  it('answers a read that express routes (mount path in other case) the same as the fast path', async () => {
+    const { http } = app()
+    await patch(http, '/a', { b: 1 })
+    const fast = await http.get(`${API}/a`).expect(200)
+    const routed = await http.get('/SIGNALK/v1/API/a').expect(200)
+    expect(routed.text).toBe(fast.text)
+    for (const name of ['etag', 'x-keelson-event-id', 'cache-control', 'content-type'])
+      expect(routed.headers[name]).toBe(fast.headers[name])
+    await http.get('/SIGNALK/v1/API/nothing').expect(404)
+  })
+})
+
 describe('writes', () => {
   it('merges with PATCH, creating parents, and returns the new ETag', async () => {
     const { http } = app()

@@ -73,6 +73,18 @@ describe('SSE stream', () => {
     })
   })
 
+  it('sends the CORS read headers on a stream opened from another origin', async () => {
+    await start({ corsOrigins: ['http://writer.example'] })
+    for (const origin of ['http://elsewhere.example', 'http://writer.example']) {
+      const client = await open('/a', { Origin: origin })
+      const { headers } = client.response
+      expect(headers['access-control-allow-origin']).toBe('*')
+      expect(headers.vary).toBe('Origin')
+      expect(headers['access-control-expose-headers']).toBe('ETag, X-Keelson-Event-Id')
+      await client.until(() => client.messages.length === 1)
+    }
+  })
+
   it('opens only when text/event-stream is really accepted', async () => {
     await start()
     const plain = await fetch(`${running!.url}${API}/`, { headers: { Accept: '*/*' } })

@@ -3,6 +3,7 @@
  * listed with `--cors-origin`; with no users configured, writes only from
  * loopback. Token checks join here when users exist.
  */
+import type { ServerResponse } from 'node:http'
 import type { Request, RequestHandler } from 'express'
 import { Errors, KeelsonError } from '../core/errors.js'
 
@@ -36,6 +37,18 @@ const READ_HEADERS = 'Accept, Last-Event-ID, If-None-Match, Cache-Control'
 const WRITE_HEADERS = 'Content-Type, Authorization, If-Match'
 
 /**
+ * The CORS headers of every answer to a request from `origin`: any origin
+ * may read, a listed one is echoed. Returns true when `origin` may write.
+ */
+export function setCorsHeaders(res: ServerResponse, origin: string, policy: WritePolicy): boolean {
+  const writer = policy.corsOrigins.includes(origin)
+  res.setHeader('Vary', 'Origin')
+  res.setHeader('Access-Control-Allow-Origin', writer ? origin : '*')
+  res.setHeader('Access-Control-Expose-Headers', 'ETag, X-Keelson-Event-Id')
+  return writer
+}
+
+/**
  * CORS: reads (GET, SSE) from any origin; writes only from listed origins.
  * Answers preflights itself.
  */
@@ -43,10 +56,7 @@ export function cors(policy: WritePolicy): RequestHandler {
   return (req, res, next) => {
     const origin = req.headers.origin
     if (!origin) return next()
-    const writer = policy.corsOrigins.includes(origin)
-    res.set('Vary', 'Origin')
-    res.set('Access-Control-Allow-Origin', writer ? origin : '*')
-    res.set('Access-Control-Expose-Headers', 'ETag, X-Keelson-Event-Id')
+    const writer = setCorsHeaders(res, origin, policy)
     if (req.method !== 'OPTIONS') return next()
     const wanted = String(req.headers['access-control-request-method'] ?? '').toUpperCase()
     if (wanted === 'GET' || wanted === 'HEAD') {

@@ -3,6 +3,8 @@
  * when asked for), conditional GET by ETag, and `PATCH`/`PUT`/`DELETE` writes.
  */
 import { createHash } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { parse as parseQuery } from 'node:querystring'
 import express, { type Request, type Response, type Router } from 'express'
 import { Errors, KeelsonError } from '../core/errors.js'
 import { isObject, type Json } from '../core/json.js'
@@ -24,25 +26,92 @@ export interface BodyLimits {
 const PATCH_TYPES = ['application/merge-patch+json', 'application/json']
 const PUT_TYPES = ['application/json']
 const MAX_MIN_PERIOD_MS = 86_400_000
+const JSON_TYPE = 'application/json; charset=utf-8'
 
-/** Builds the router mounted at `/signalk/v1/api`. */
+/** The read side of the API on plain `node:http` objects: shared by the fast path and the router. */
+export interface ApiReader {
+  /**
+   * Answers a `GET`/`HEAD` at `urlPath` (below `/signalk/v1/api`, `/` for
+   * its root; still percent-encoded): the JSON with its ETag, a 304, or an
+   * SSE stream when a `GET` asks for one. `search` is the raw query string
+   * without `?`. Throws a {@link KeelsonError} for a bad path or query.
+   */
+  get(req: IncomingMessage, res: ServerResponse, urlPath: string, search: string): void
+}
+
+/** Builds the {@link ApiReader} of `tree`. */
+export function createApiReader(tree: StateTree, sse: SseTransport): ApiReader {
+  function read(req: IncomingMessage, res: ServerResponse, path: TreePath, urlPath: string): void {
+    const value = tree.get(path)
+    if (value === undefined)
+      throw new KeelsonError(Errors.PATH_NOT_FOUND, `Nothing is stored at ${urlPath}`)
+    let etag = versionTag(tree, path, value)
+    let body: string | undefined
+    if (etag === undefined) {
+      body = JSON.stringify(value)
+      etag = contentTag(body)
+    }
+    res.setHeader('ETag', etag)
+    res.setHeader('X-Keelson-Event-Id', tree.eventId)
+    res.setHeader('Cache-Control', 'no-cache')
+    if (matches(req.headers['if-none-match'], etag)) {
+      res.statusCode = 304
+      res.end()
+      return
+    }
+    body ??= JSON.stringify(value)
+    res.setHeader('Content-Type', JSON_TYPE)
+    res.setHeader('Content-Length', Buffer.byteLength(body))
+    // node sends no body for HEAD and keeps the Content-Length.
+    res.end(body)
+  }
+
+  function openStream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: TreePath,
+    search: string,
+  ): void {
+    // The same parser as express's default "simple" query parser: a repeated key is an array.
+    const query = search === '' ? {} : parseQuery(search)
+    const minPeriod = parseMinPeriod(query.minPeriod)
+    const header = req.headers['last-event-id']
+    const fromQuery = query.lastEventId
+    const lastEventId =
+      typeof header === 'string' ? header : typeof fromQuery === 'string' ? fromQuery : undefined
+    sse.open(res, { path, lastEventId, minPeriod })
+  }
+
+  return {
+    get(req, res, urlPath, search) {
+      const path = parseUrlPath(urlPath, tree.selfKey)
+      if (req.method === 'GET' && wantsEventStream(req.headers.accept))
+        openStream(req, res, path, search)
+      else read(req, res, path, urlPath)
+    },
+  }
+}
+
+/** Builds the router mounted at `/signalk/v1/api`: writes, and the reads the fast path left. */
 export function createApiRouter(
   tree: StateTree,
-  sse: SseTransport,
+  reader: ApiReader,
   limits: BodyLimits,
   policy: WritePolicy,
 ): Router {
   const router = express.Router()
 
-  router.all('/{*rest}', async (req: Request, res: Response) => {
-    const path = parseUrlPath(req.path, tree.selfKey)
+  // `use`, not a `/{*rest}` route: express would decode the route's parameter itself and
+  // answer a malformed percent-encoding with a 500; parseUrlPath answers it with BAD_PATH.
+  router.use(async (req: Request, res: Response) => {
     switch (req.method) {
       case 'GET':
-      case 'HEAD':
-        return wantsEventStream(req.headers.accept) && req.method === 'GET'
-          ? openStream(req, res, path)
-          : read(req, res, path)
+      case 'HEAD': {
+        const q = req.url.indexOf('?')
+        return reader.get(req, res, req.path, q < 0 ? '' : req.url.slice(q + 1))
+      }
       case 'PATCH': {
+        const path = parseUrlPath(req.path, tree.selfKey)
         checkWriteAllowed(req, policy)
         const body = await readJsonBody(req, {
           ...bodyOptions,
@@ -53,6 +122,7 @@ export function createApiRouter(
         return written(res, path)
       }
       case 'PUT': {
+        const path = parseUrlPath(req.path, tree.selfKey)
         checkWriteAllowed(req, policy)
         const body = await readJsonBody(req, {
           ...bodyOptions,
@@ -64,12 +134,15 @@ export function createApiRouter(
         tree.put(path, body)
         return written(res, path)
       }
-      case 'DELETE':
+      case 'DELETE': {
+        const path = parseUrlPath(req.path, tree.selfKey)
         checkWriteAllowed(req, policy)
         tree.delete(path)
         res.set('X-Keelson-Event-Id', tree.eventId).status(204).end()
         return
+      }
       default:
+        parseUrlPath(req.path, tree.selfKey)
         res.set('Allow', 'GET, HEAD, PATCH, PUT, DELETE, OPTIONS')
         throw new KeelsonError(
           Errors.METHOD_NOT_ALLOWED,
@@ -79,33 +152,6 @@ export function createApiRouter(
   })
 
   const bodyOptions = { limit: limits.maxBodyBytes, maxDepth: limits.maxDepth }
-
-  function read(req: Request, res: Response, path: TreePath): void {
-    const value = tree.get(path)
-    if (value === undefined)
-      throw new KeelsonError(Errors.PATH_NOT_FOUND, `Nothing is stored at ${req.path}`)
-    let etag = versionTag(tree, path, value)
-    let body: string | undefined
-    if (etag === undefined) {
-      body = JSON.stringify(value)
-      etag = contentTag(body)
-    }
-    res.set({ ETag: etag, 'X-Keelson-Event-Id': tree.eventId, 'Cache-Control': 'no-cache' })
-    if (matches(req.headers['if-none-match'], etag)) {
-      res.status(304).end()
-      return
-    }
-    res.type('application/json').send(body ?? JSON.stringify(value))
-  }
-
-  function openStream(req: Request, res: Response, path: TreePath): void {
-    const minPeriod = parseMinPeriod(req.query.minPeriod)
-    const header = req.headers['last-event-id']
-    const query = req.query.lastEventId
-    const lastEventId =
-      typeof header === 'string' ? header : typeof query === 'string' ? query : undefined
-    sse.open(res, { path, lastEventId, minPeriod })
-  }
 
   function written(res: Response, path: TreePath): void {
     const value = tree.get(path)

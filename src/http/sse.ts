@@ -126,7 +126,6 @@ export class SseTransport {
     session.subscription = this.hub.subscribe(request.path, session)
     socket.on('drain', () => session.drained())
     res.on('close', () => this.remove(session))
-    releaseRouting(res)
     this.log.debug(
       { path: request.path.segments, sessions: this.sessions.size },
       'sse stream opened',
@@ -236,20 +235,6 @@ export class SseTransport {
     this.congested.delete(session)
     session.close()
   }
-}
-
-/**
- * Drops what a router (express) left on a request that is now an open
- * stream: its `next` closure chain, params, route and `res.locals`. An idle
- * stream keeps about 1.2 KiB less heap (bench scenario d, bench/RESULTS.md).
- */
-function releaseRouting(res: ServerResponse): void {
-  const req = res.req as unknown as Record<string, unknown>
-  if ('next' in req) req.next = undefined
-  if ('params' in req) req.params = undefined
-  if ('route' in req) req.route = undefined
-  const locals = res as unknown as Record<string, unknown>
-  if ('locals' in locals) locals.locals = undefined
 }
 
 function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
