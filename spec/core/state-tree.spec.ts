@@ -84,6 +84,21 @@ describe('StateTree', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
   })
 
+  it('refuses every forbidden key at any depth, inside arrays too, applying nothing', () => {
+    const tree = new StateTree()
+    const deep = (n: number, inner: string): string =>
+      `${'{"x":'.repeat(n)}${inner}${'}'.repeat(n)}`
+    for (const text of [
+      '{"constructor":{"prototype":{"polluted":true}}}',
+      '{"a":[1,{"b":[{"prototype":1}]}]}',
+      deep(200, '{"__proto__":{"polluted":true}}'),
+    ]) {
+      expect(() => tree.apply(JSON.parse(text) as JsonObject)).toThrow(/is not allowed/)
+    }
+    expect(tree.rev).toBe(0)
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+
   it('changes a subtree version when, and only when, that subtree changes', () => {
     const tree = new StateTree()
     tree.patch(at(tree, '/a'), { b: { c: 1 }, d: { e: 1 } })

@@ -4,7 +4,7 @@
  */
 import { Errors, KeelsonError } from './errors.js'
 import { isObject, type Json, type JsonObject } from './json.js'
-import { FORBIDDEN_KEYS } from './validate.js'
+import { isForbiddenKey } from './validate.js'
 
 /** The wildcard segment. */
 export const WILDCARD = '*'
@@ -41,7 +41,7 @@ export function checkKey(key: string): string {
       `The path segment ${JSON.stringify(key)} is not allowed`,
     )
   }
-  if (key.length >= 9 && key.length <= 11 && FORBIDDEN_KEYS.has(key)) {
+  if (isForbiddenKey(key)) {
     throw new KeelsonError(Errors.FORBIDDEN_KEY, `The key "${key}" is not allowed in a path`)
   }
   return key

@@ -15,6 +15,7 @@
  */
 import { Errors, KeelsonError } from '../core/errors.js'
 import {
+  deepEqual,
   diff,
   hasNullMember,
   isEmptyObject,
@@ -80,10 +81,10 @@ const ROOT: TreePath = { segments: [], starAt: -1 }
 const parsedPaths = new Map<string, readonly string[]>()
 const MAX_PARSED_PATHS = 10_000
 
-/** A leaf a delta writes: its tree fields before, and as the delta leaves them. */
+/** A leaf a delta writes: the tree's node (undefined when new), and its fields as the delta leaves them. */
 interface Leaf {
   segments: readonly string[]
-  before: JsonObject
+  node: Json | undefined
   after: JsonObject
 }
 
@@ -175,7 +176,7 @@ export function deltaToPatch(
       let leaf = leaves.get(pv.path)
       if (!leaf) {
         const node = getAt(ctxNode, segments)
-        leaf = { segments, before: pick(node), after: pick(node, true) }
+        leaf = { segments, node, after: pick(node) }
         leaves.set(pv.path, leaf)
       }
       // The patch never shares objects with the tree (applyPatch copies), so a null-free value is used as is.
@@ -190,8 +191,8 @@ export function deltaToPatch(
     }
   }
   let ctxPatch: JsonObject | undefined
-  for (const { segments, before, after } of leaves.values()) {
-    const change = diff(before, after) as JsonObject
+  for (const { segments, node, after } of leaves.values()) {
+    const change = leafChange(node, after)
     if (isEmptyObject(change)) continue
     ctxPatch ??= at(patch, ctx)
     Object.assign(at(ctxPatch, segments), change)
@@ -243,14 +244,41 @@ function setMessage(leaf: JsonObject, source: DeltaSource | undefined): void {
   }
 }
 
-/** The leaf fields of a tree node; `copy` also copies the `values` entries it may rewrite. */
-function pick(node: Json | undefined, copy = false): JsonObject {
+/** The leaf fields of a tree node, its `values` map copied: the copy a delta rewrites. */
+function pick(node: Json | undefined): JsonObject {
   const out: JsonObject = {}
   if (!isObject(node)) return out
   for (const field of LEAF_FIELDS) {
     const value = node[field]
     if (value === undefined) continue
-    out[field] = copy && field === 'values' && isObject(value) ? { ...value } : value
+    out[field] = field === 'values' && isObject(value) ? { ...value } : value
+  }
+  return out
+}
+
+/**
+ * The merge patch from the leaf fields of `node` to `after`: `diff(pick(node), after)`,
+ * members in the same order, without copying the fields first.
+ */
+function leafChange(node: Json | undefined, after: JsonObject): JsonObject {
+  const from = isObject(node) ? node : undefined
+  const out: JsonObject = {}
+  if (from !== undefined) {
+    for (const field of LEAF_FIELDS) {
+      if (from[field] !== undefined && !Object.hasOwn(after, field)) out[field] = null
+    }
+  }
+  for (const key in after) {
+    const next = after[key]!
+    const prev = from?.[key]
+    if (prev === undefined) {
+      out[key] = next
+    } else if (isObject(prev) && isObject(next)) {
+      const sub = diff(prev, next) as JsonObject
+      if (!isEmptyObject(sub)) out[key] = sub
+    } else if (prev !== next && !deepEqual(prev, next)) {
+      out[key] = next
+    }
   }
   return out
 }

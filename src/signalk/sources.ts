@@ -40,9 +40,35 @@ export const NO_SOURCE = 'no_source'
  */
 export function sourceId(source: DeltaSource | undefined): string {
   if (!source) return NO_SOURCE
-  if (source.canName) return `${source.label}.${source.canName}`
-  if (source.src) return `${source.label}.${source.src}`
-  return `${source.label}.${source.talker ? source.talker : 'XX'}`
+  if (source.canName) return joinId(source.label, source.canName)
+  if (source.src) return joinId(source.label, source.src)
+  return joinId(source.label, source.talker ? source.talker : 'XX')
+}
+
+/**
+ * `$source` strings already made, by label then second part. Handing out the
+ * same string each time makes the tree's `$source` comparisons pointer
+ * checks, and spares a new string per update (bench/ingest.ts). Cleared when
+ * full, so odd input cannot grow it.
+ */
+const sourceIds = new Map<string, Map<string, string>>()
+const MAX_SOURCE_IDS = 1000
+
+function joinId(label: unknown, part: unknown): string {
+  if (typeof label !== 'string' || typeof part !== 'string') return `${label}.${part}`
+  let byPart = sourceIds.get(label)
+  if (byPart === undefined) {
+    if (sourceIds.size >= MAX_SOURCE_IDS) sourceIds.clear()
+    byPart = new Map()
+    sourceIds.set(label, byPart)
+  }
+  let id = byPart.get(part)
+  if (id === undefined) {
+    if (byPart.size >= MAX_SOURCE_IDS) byPart.clear()
+    id = `${label}.${part}`
+    byPart.set(part, id)
+  }
+  return id
 }
 
 /** A string or number that becomes a tree key, as that key, checked. */
