@@ -235,7 +235,7 @@ describe('writes', () => {
     expect(res.headers.allow).toMatch(/PATCH/)
   })
 
-  const deep = (n: number): string => '{"a":'.repeat(n - 1) + '{}' + '}'.repeat(n - 1)
+  const deep = (n: number): string => `${'{"a":'.repeat(n - 1)}{}${'}'.repeat(n - 1)}`
   const bad = (
     name: string,
     status: number,
