@@ -2,6 +2,8 @@
  * `createApp` builds a keelson server without listening: the tree, the
  * fan-out hub and the HTTP transports. Only the CLI (or a test) listens.
  */
+
+import { readFileSync } from 'node:fs'
 import type { RequestListener, Server } from 'node:http'
 import express from 'express'
 import pino, { type Logger } from 'pino'
@@ -20,6 +22,9 @@ import { metaRoute } from './signalk/meta.js'
 import { webappsRouter } from './signalk/webapps.js'
 import { SignalKStream } from './signalk/ws-transport.js'
 import { VERSION } from './version.js'
+
+/** The live instrument display served at `/` (SPEC §10): EventSource + RFC 7396 fold. */
+const INDEX_PAGE = readFileSync(new URL('./web/index.html', import.meta.url), 'utf8')
 
 /** A built keelson server. */
 export interface Keelson {
@@ -88,6 +93,9 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     res.json({ status: 'ok', revision: tree.rev, streams: sse.size })
   })
   app.get('/metrics', metrics.handler)
+  app.get('/', (_req, res) => {
+    res.type('html').set('Cache-Control', 'no-cache').send(INDEX_PAGE)
+  })
   app.use(webappsRouter())
   app.use((req, _res, next) =>
     next(new KeelsonError(Errors.NOT_FOUND, `No endpoint at ${req.path}`)),

@@ -327,3 +327,12 @@ describe('isLoopback', () => {
     ).toBe(false)
   })
 })
+
+describe('the live page', () => {
+  it('serves the instrument display at / that streams the self vessel', async () => {
+    const { http } = app()
+    const res = await http.get('/').expect(200)
+    expect(res.headers['content-type']).toMatch(/^text\/html/)
+    expect(res.text).toContain("new EventSource('/signalk/v1/api/vessels/self')")
+  })
+})
