@@ -3,7 +3,7 @@
  * (SPEC §1): forbidden keys, nesting depth, nulls where the tree cannot hold them.
  */
 import { Errors, KeelsonError } from './errors.js'
-import { isObject, type Json } from './json.js'
+import type { Json } from './json.js'
 
 /** Keys refused anywhere in any input: they could reach an object's prototype. */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set([
@@ -64,7 +64,7 @@ function check(value: Json, depth: number, maxDepth: number, allowNull: boolean)
     if (member === null && !allowNull) {
       throw new KeelsonError(Errors.NULL_NOT_ALLOWED, `The member "${key}" is null`)
     }
-    if (isObject(member) || Array.isArray(member)) check(member, depth + 1, maxDepth, allowNull)
+    if (typeof member === 'object' && member !== null) check(member, depth + 1, maxDepth, allowNull)
   }
 }
 

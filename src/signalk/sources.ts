@@ -71,9 +71,18 @@ function joinId(label: unknown, part: unknown): string {
   return id
 }
 
+/** Labels, talkers and sentences already checked; cleared when full. */
+const checkedKeys = new Set<string>()
+const MAX_CHECKED_KEYS = 10_000
+
 /** A string or number that becomes a tree key, as that key, checked. */
 function key(part: string | number): string {
-  return checkKey(String(part))
+  const text = String(part)
+  if (checkedKeys.has(text)) return text
+  checkKey(text)
+  if (checkedKeys.size >= MAX_CHECKED_KEYS) checkedKeys.clear()
+  checkedKeys.add(text)
+  return text
 }
 
 /**
