@@ -134,7 +134,8 @@ async function wholePath(
   const provider = startTcpProvider({
     host: '127.0.0.1',
     port: (gateway.address() as AddressInfo).port,
-    sink: (delta) => void applyDelta(keelson.tree, delta as Delta),
+    // As src/ingest/ingest.ts applies decoded deltas.
+    sink: (delta) => void applyDelta(keelson.tree, delta as Delta, { builtInProcess: true }),
     log: keelson.log,
   })
 

@@ -178,6 +178,7 @@ describe('applyDelta', () => {
     ]
     for (const delta of bad) {
       expect(() => applyDelta(t, delta as Delta)).toThrow(KeelsonError)
+      expect(() => applyDelta(t, delta as Delta, { builtInProcess: true })).toThrow(KeelsonError)
     }
     expect(t.rev).toBe(0)
     expect(({} as Record<string, unknown>).z).toBeUndefined()

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import type { StateTree } from '../core/state-tree.js'
-import { applyDelta, type Delta } from '../signalk/delta.js'
+import { type ApplyDeltaOptions, applyDelta, type Delta } from '../signalk/delta.js'
 import type { DeltaSink } from './nmea-decoder.js'
 import type { Provider, ProviderStats } from './provider.js'
 import { startReplayProvider } from './replay-provider.js'
@@ -16,6 +16,9 @@ import { startUdpProvider } from './udp-provider.js'
 
 /** The demo voyage, made by `fixtures/generate-demo-voyage.ts`. */
 export const DEMO_FILE = fileURLToPath(new URL('../../fixtures/demo-voyage.nmea', import.meta.url))
+
+/** The decoders' deltas are the parser's own objects, never a client's JSON. */
+const DECODED: ApplyDeltaOptions = { builtInProcess: true }
 
 /** What {@link startIngest} reads (the ingest part of the CLI's configuration). */
 export interface IngestConfig {
@@ -56,7 +59,7 @@ export async function startIngest(
 ): Promise<Ingest> {
   const { tree, log } = target
   const sink: DeltaSink = (delta) => {
-    applyDelta(tree, delta as Delta)
+    applyDelta(tree, delta as Delta, DECODED)
   }
   const providers: Provider[] = []
   const replay = config.replay
