@@ -12,6 +12,7 @@
  *
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html
  */
+
 import type { ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { parseEventId } from '../core/event-id.js'
@@ -21,6 +22,7 @@ import type { TreePath } from '../core/path.js'
 import type { Scheduler } from '../core/scheduler.js'
 import { scopeEffect } from '../core/scope.js'
 import type { StateTree } from '../core/state-tree.js'
+import { TurnBatch } from '../core/turn-batch.js'
 import { chunk, SseSession } from './sse-session.js'
 
 /** Options of the SSE transport. */
@@ -66,9 +68,7 @@ export class SseTransport {
   readonly stats: SseStats = { eventsSent: 0, bytesSent: 0, coalesced: 0, stalledClosed: 0 }
   private readonly sessions = new Set<SseSession>()
   private readonly congested = new Set<SseSession>()
-  private dirty: SseSession[] = []
-  private flushQueued = false
-  private lastJoin: { frames: Buffer[]; bytes: Buffer } | undefined
+  private readonly batch = new TurnBatch<SseSession>()
   private readonly keepAliveTimer: NodeJS.Timeout
   private readonly stallTimer: NodeJS.Timeout
   /** Build the session-independent frames of an update; one function each, no closure per event. */
@@ -166,10 +166,7 @@ export class SseTransport {
 
   /** Queues `session` for the flush at the end of this event-loop turn. */
   markDirty(session: SseSession): void {
-    this.dirty.push(session)
-    if (this.flushQueued) return
-    this.flushQueued = true
-    setImmediate(() => this.flush())
+    this.batch.markDirty(session)
   }
 
   /** Called by a session whose socket stopped draining, or drained again. */
@@ -178,27 +175,9 @@ export class SseTransport {
     else this.congested.delete(session)
   }
 
-  /**
-   * The frames due to a session this turn as one Buffer. Sessions of one
-   * scope are flushed one after the other with the very same frames, so the
-   * last join is kept for the turn and reused when the next session's frames
-   * are the same Buffers: one copy per scope, then one plain `write` per socket.
-   */
+  /** The frames due to a session this turn as one Buffer ({@link TurnBatch.joined}). */
   joined(frames: readonly Buffer[]): Buffer {
-    const last = this.lastJoin
-    if (last !== undefined && sameFrames(last.frames, frames)) return last.bytes
-    const bytes = Buffer.concat(frames)
-    this.lastJoin = { frames: frames.slice(), bytes }
-    return bytes
-  }
-
-  private flush(): void {
-    this.flushQueued = false
-    this.lastJoin = undefined
-    const dirty = this.dirty
-    this.dirty = []
-    for (const session of dirty) session.flush()
-    this.lastJoin = undefined
+    return this.batch.joined(frames)
   }
 
   private keepAlive(): void {
@@ -235,10 +214,4 @@ export class SseTransport {
     this.congested.delete(session)
     session.close()
   }
-}
-
-function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
 }

@@ -14,6 +14,7 @@
  *
  * @see https://signalk.org/specification/1.7.0/doc/streaming_api.html
  */
+
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
@@ -21,6 +22,7 @@ import { type WebSocket, WebSocketServer } from 'ws'
 import type { Hub } from '../core/hub.js'
 import type { Scheduler } from '../core/scheduler.js'
 import type { StateTree } from '../core/state-tree.js'
+import { TurnBatch } from '../core/turn-batch.js'
 import { isLoopback } from '../http/guard.js'
 import {
   type ClientContext,
@@ -70,10 +72,7 @@ export class SignalKStream implements ClientContext {
   private readonly wss: WebSocketServer
   private readonly clients = new Set<StreamClient>()
   private readonly stalled = new Set<StreamClient>()
-  private dirty: StreamClient[] = []
-  private flushQueued = false
-  private lastJoin: { frames: Buffer[]; bytes: Buffer } | undefined
-  private readonly flushTurn = () => this.flush()
+  private readonly batch = new TurnBatch<StreamClient>()
   private readonly pingTimer: NodeJS.Timeout
   private readonly sweepTimer: NodeJS.Timeout
 
@@ -125,10 +124,7 @@ export class SignalKStream implements ClientContext {
 
   /** Queues `client` for the flush at the end of this event-loop turn. */
   markDirty(client: StreamClient): void {
-    this.dirty.push(client)
-    if (this.flushQueued) return
-    this.flushQueued = true
-    setImmediate(this.flushTurn)
+    this.batch.markDirty(client)
   }
 
   /**
@@ -138,11 +134,7 @@ export class SignalKStream implements ClientContext {
    * Buffers: one copy per scope, then one `write` per socket.
    */
   joined(frames: readonly Buffer[]): Buffer {
-    const last = this.lastJoin
-    if (last !== undefined && sameFrames(last.frames, frames)) return last.bytes
-    const bytes = Buffer.concat(frames)
-    this.lastJoin = { frames: frames.slice(), bytes }
-    return bytes
+    return this.batch.joined(frames)
   }
 
   /** Closes every client and stops the timers. */
@@ -169,15 +161,6 @@ export class SignalKStream implements ClientContext {
       sourceLabel: `ws.${(address ?? 'unknown').replace(/[.:]/g, '_')}`,
       maxDepth: this.options.maxDepth,
     }
-  }
-
-  private flush(): void {
-    this.flushQueued = false
-    this.lastJoin = undefined
-    const dirty = this.dirty
-    this.dirty = []
-    for (let i = 0; i < dirty.length; i++) dirty[i]!.flush()
-    this.lastJoin = undefined
   }
 
   private connect(ws: WebSocket, socket: Duplex, options: ClientOptions): void {
@@ -233,10 +216,4 @@ export class SignalKStream implements ClientContext {
       }
     }
   }
-}
-
-function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
 }
