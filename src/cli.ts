@@ -63,6 +63,7 @@ async function main(): Promise<void> {
   const stoppers: (() => Promise<void> | void)[] = []
   try {
     const ingest = await startIngest(keelson, config)
+    keelson.metrics.addIngest(ingest)
     stoppers.push(() => ingest.close())
   } catch (err) {
     process.stderr.write(`keelson: cannot start NMEA 0183 ingest: ${(err as Error).message}\n`)

@@ -75,3 +75,42 @@ describe('/healthz', () => {
     keelson.close()
   })
 })
+
+describe('/metrics for NMEA ingest', () => {
+  it("reports each provider's good and bad lines", async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { loadConfig } = await import('../../src/config.js')
+    const { startIngest } = await import('../../src/ingest/ingest.js')
+    const file = join(mkdtempSync(join(tmpdir(), 'keelson-metrics-')), 'log.nmea')
+    writeFileSync(
+      file,
+      [
+        '$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6A',
+        '$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*00',
+        '\u0001\u0002garbage',
+        '',
+      ].join('\r\n'),
+    )
+    const keelson = createApp()
+    const ingest = await startIngest(
+      keelson,
+      loadConfig(['--replay', file, '--replay-rate', '1000'], {}),
+    )
+    keelson.metrics.addIngest(ingest)
+    try {
+      await expect.poll(() => ingest.stats()[0]?.counters.lines, { timeout: 3000 }).toBe(3)
+      const text = (await request(keelson.app).get('/metrics').expect(200)).text
+      const series = (outcome: string) =>
+        `keelson_ingest_lines_total{provider="replay-log",kind="replay",outcome="${outcome}"}`
+      expect(sample(text, series('lines'))).toBe(3)
+      expect(sample(text, series('badChecksum'))).toBe(1)
+      expect(sample(text, series('malformed'))).toBe(1)
+      expect(sample(text, series('deltas'))).toBe(1)
+    } finally {
+      await ingest.close()
+      keelson.close()
+    }
+  })
+})

@@ -25,6 +25,11 @@ export interface StreamSource {
   }
 }
 
+/** An ingest whose per-provider counters `/metrics` reports (src/ingest's `Ingest`). */
+export interface IngestSource {
+  stats(): readonly { kind: string; label: string; counters: Readonly<Record<string, number>> }[]
+}
+
 /** The metrics of one app. */
 export interface Metrics {
   readonly registry: Registry
@@ -32,6 +37,8 @@ export interface Metrics {
   readonly handler: RequestHandler
   /** Adds a stream transport (`sse`, `ws`, `telemetry`…) to the per-transport figures. */
   addTransport(name: string, source: StreamSource): void
+  /** Adds an ingest's per-provider line counters (`keelson_ingest_lines_total`). */
+  addIngest(source: IngestSource): void
   /** Stops listening to the tree. */
   close(): void
 }
@@ -106,6 +113,23 @@ export function createMetrics(tree: StateTree, hub: Hub): Metrics {
       this.inc(changes)
     },
   })
+  const ingests: IngestSource[] = []
+  new Counter({
+    name: 'keelson_ingest_lines_total',
+    help: 'NMEA 0183 lines by provider and outcome (lines, deltas, badChecksum, malformed, unknown, overlong, rejected, empty)',
+    labelNames: ['provider', 'kind', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const ingest of ingests) {
+        for (const { kind, label, counters } of ingest.stats()) {
+          for (const [outcome, count] of Object.entries(counters)) {
+            this.inc({ provider: label, kind, outcome }, count)
+          }
+        }
+      }
+    },
+  })
   const stop = tree.onChange(() => {
     changes++
   })
@@ -119,6 +143,7 @@ export function createMetrics(tree: StateTree, hub: Hub): Metrics {
         .catch(next)
     },
     addTransport: (name, source) => transports.set(name, source),
+    addIngest: (source) => ingests.push(source),
     close: stop,
   }
 }
