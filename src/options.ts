@@ -40,3 +40,11 @@ export const DEFAULTS: Readonly<KeelsonOptions> = Object.freeze({
 
 /** The default TCP port of the CLI. */
 export const DEFAULT_PORT = 3000
+
+/**
+ * How often streams are checked for a stall: a quarter of the stall timeout,
+ * between 10 ms and 1 s, so a stalled client is closed within 25 % of the limit.
+ */
+export function stallSweepMs(stallTimeoutMs: number): number {
+  return Math.min(1000, Math.max(10, Math.floor(stallTimeoutMs / 4)))
+}

@@ -23,6 +23,7 @@ import type { Scheduler } from '../core/scheduler.js'
 import { scopeEffect } from '../core/scope.js'
 import type { StateTree } from '../core/state-tree.js'
 import { TurnBatch } from '../core/turn-batch.js'
+import { stallSweepMs } from '../options.js'
 import { chunk, SseSession } from './sse-session.js'
 
 /** Options of the SSE transport. */
@@ -87,7 +88,7 @@ export class SseTransport {
     this.buildChunked = (update) => chunk(update.frame(FRAME_RAW, this.buildRaw))
     this.keepAliveTimer = setInterval(() => this.keepAlive(), options.keepAliveMs)
     this.keepAliveTimer.unref()
-    const sweep = Math.min(1000, Math.max(10, Math.floor(options.stallTimeoutMs / 4)))
+    const sweep = stallSweepMs(options.stallTimeoutMs)
     this.stallTimer = setInterval(() => this.closeStalled(), sweep)
     this.stallTimer.unref()
   }

@@ -24,6 +24,7 @@ import type { Scheduler } from '../core/scheduler.js'
 import type { StateTree } from '../core/state-tree.js'
 import { TurnBatch } from '../core/turn-batch.js'
 import { isLoopback } from '../http/guard.js'
+import { stallSweepMs } from '../options.js'
 import {
   type ClientContext,
   type ClientOptions,
@@ -92,7 +93,7 @@ export class SignalKStream implements ClientContext {
     })
     this.pingTimer = setInterval(() => this.ping(), options.keepAliveMs)
     this.pingTimer.unref()
-    const sweep = Math.min(1000, Math.max(10, Math.floor(options.stallTimeoutMs / 4)))
+    const sweep = stallSweepMs(options.stallTimeoutMs)
     this.sweepTimer = setInterval(() => this.sweep(), sweep)
     this.sweepTimer.unref()
   }
