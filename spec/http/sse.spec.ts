@@ -271,6 +271,57 @@ describe('SSE stream', () => {
     expect(fold(healthy)).toEqual(await get('/big'))
   })
 
+  it('ends every stream with the last chunk when the app closes, so the server can close', async () => {
+    await start()
+    const client = await open('/a')
+    await client.until(() => client.messages.length === 1)
+    const ended = new Promise<boolean>((resolve) =>
+      client.response.on('end', () => resolve(client.response.complete)),
+    )
+    running!.keelson.close()
+    expect(await ended).toBe(true)
+    await new Promise<void>((resolve) => running!.server.close(() => resolve()))
+    running = undefined
+  })
+
+  it('drops the session of a client that closes, or only ends its side of, the connection', async () => {
+    await start()
+    const { port } = new URL(running!.url)
+    const raw = Array.from({ length: 2 }, () => {
+      const socket = connect(Number(port), '127.0.0.1')
+      socket.on('error', () => {})
+      socket.write(`GET ${API}/a HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`)
+      clients.push({ close: () => socket.destroy() })
+      return socket
+    })
+    await vi.waitUntil(() => running!.keelson.sse.size === 2)
+    // Past the turn in which a stream leaves the HTTP server (src/http/detach.ts).
+    await new Promise((r) => setTimeout(r, 20))
+    raw[0]!.destroy()
+    raw[1]!.end()
+    await vi.waitUntil(() => running!.keelson.sse.size === 0)
+  })
+
+  it('streams to an HTTP/1.0 client without chunked coding, and ignores bytes it sends', async () => {
+    await start()
+    const { port } = new URL(running!.url)
+    const socket = connect(Number(port), '127.0.0.1')
+    clients.push({ close: () => socket.destroy() })
+    let text = ''
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString()
+    })
+    socket.write(`GET ${API}/a HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n`)
+    await vi.waitUntil(() => text.includes('data: null\n\n'))
+    socket.write('GET /signalk HTTP/1.0\r\n\r\n')
+    const id = await write('PUT', '/a', 1)
+    await vi.waitUntil(() => text.includes(`id: ${id}\ndata: 1\n\n`))
+    const [head, body] = text.split('\r\n\r\n')
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    expect(head).not.toMatch(/transfer-encoding/i)
+    expect(body).toMatch(/^id: [^\n]+\ndata: null\n\nid: [^\n]+\ndata: 1\n\n$/)
+  })
+
   it('serves HEAD and plain GET without opening a stream when Accept does not ask for one', async () => {
     await start()
     const status = await new Promise<number>((resolve) => {

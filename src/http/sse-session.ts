@@ -33,6 +33,10 @@ export function chunk(body: Buffer): Buffer {
  */
 const TURN_LIMIT = 256 * 1024
 
+/** The last chunk of a chunked response, with no trailers (RFC 9112 §7.1). */
+const LAST_CHUNK = Buffer.from('0\r\n\r\n')
+const NOTHING = Buffer.alloc(0)
+
 /** One open stream, subscribed to one path. */
 export class SseSession implements Subscriber, Task {
   subscription: Subscription | undefined
@@ -51,7 +55,8 @@ export class SseSession implements Subscriber, Task {
 
   constructor(
     private readonly transport: SseTransport,
-    readonly res: ServerResponse,
+    /** The response, until its socket is detached from the HTTP server (./detach.ts). */
+    public res: ServerResponse | undefined,
     readonly socket: Socket,
     /** Whether the response uses chunked transfer coding (HTTP/1.1) or raw bytes (HTTP/1.0). */
     readonly chunked: boolean,
@@ -147,6 +152,18 @@ export class SseSession implements Subscriber, Task {
     this.pending = undefined
     this.lastRev = this.pendingRev
     this.sendEvent(this.pendingRev, JSON.stringify(pending.patch))
+  }
+
+  /** Ends the stream (server shutdown): the last chunk, then the connection. */
+  end(): void {
+    if (this.res !== undefined) {
+      this.res.end()
+      return
+    }
+    const socket = this.socket
+    // A stalled client would hold the shutdown until its stall timeout; it reconnects and resumes.
+    if (this.congestedSince !== 0) socket.destroy()
+    else socket.end(this.chunked ? LAST_CHUNK : NOTHING, () => socket.destroy())
   }
 
   close(): void {

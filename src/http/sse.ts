@@ -24,6 +24,7 @@ import { scopeEffect } from '../core/scope.js'
 import type { StateTree } from '../core/state-tree.js'
 import { TurnBatch } from '../core/turn-batch.js'
 import { stallSweepMs } from '../options.js'
+import { detachStream } from './detach.js'
 import { chunk, SseSession } from './sse-session.js'
 
 /** Options of the SSE transport. */
@@ -55,6 +56,10 @@ const KEEP_ALIVE = Buffer.from('event: keep-alive\n\n')
 const KEEP_ALIVE_CHUNK = chunk(KEEP_ALIVE)
 const FRAME_RAW = 'sse'
 const FRAME_CHUNKED = 'sse/chunked'
+
+function detach(session: SseSession): void {
+  if (session.res !== undefined && detachStream(session.res) !== undefined) session.res = undefined
+}
 
 /** Counters the metrics endpoint reads. */
 export interface SseStats {
@@ -126,7 +131,10 @@ export class SseTransport {
     this.start(session, request)
     session.subscription = this.hub.subscribe(request.path, session)
     socket.on('drain', () => session.drained())
-    res.on('close', () => this.remove(session))
+    socket.on('close', () => this.remove(session))
+    // Detached once this request's parse has unwound: the HTTP server's per-request state
+    // is of no use to a stream that never ends (./detach.ts).
+    setImmediate(detach, session)
     this.log.debug(
       { path: request.path.segments, sessions: this.sessions.size },
       'sse stream opened',
@@ -137,7 +145,10 @@ export class SseTransport {
   close(): void {
     clearInterval(this.keepAliveTimer)
     clearInterval(this.stallTimer)
-    for (const session of this.sessions) session.res.end()
+    for (const session of this.sessions) {
+      session.end()
+      session.close()
+    }
     this.sessions.clear()
   }
 
