@@ -11,11 +11,11 @@ import { Errors, KeelsonError } from './core/errors.js'
 import { Hub } from './core/hub.js'
 import { Scheduler } from './core/scheduler.js'
 import { SIGNALK_VERSION, StateTree } from './core/state-tree.js'
-import { createReadFastPath } from './http/fast-path.js'
+import { createApiFastPath } from './http/fast-path.js'
 import { cors } from './http/guard.js'
 import { createMetrics, type Metrics } from './http/metrics.js'
 import { problemHandler } from './http/problem.js'
-import { createApiReader, createApiRouter } from './http/rest.js'
+import { createApi, createApiRouter } from './http/rest.js'
 import { SseTransport } from './http/sse.js'
 import { DEFAULTS, type KeelsonOptions } from './options.js'
 import { metaRoute } from './signalk/meta.js'
@@ -29,7 +29,7 @@ const INDEX_PAGE = readFileSync(new URL('./web/index.html', import.meta.url), 'u
 /** A built keelson server. */
 export interface Keelson {
   /**
-   * The request handler: pass it to `http.createServer`. Reads under
+   * The request handler: pass it to `http.createServer`. Requests under
    * `/signalk/v1/api` take a fast path on plain `node:http`; everything
    * else goes to an express app.
    */
@@ -67,7 +67,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   metrics.addTransport('ws', signalk)
   const policy = { corsOrigins: opts.corsOrigins }
 
-  const reader = createApiReader(tree, sse)
+  const api = createApi(tree, sse, opts, policy)
   const app = express()
   app.disable('x-powered-by')
   app.disable('etag')
@@ -88,7 +88,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     })
   })
   app.use('/signalk/v1/api', metaRoute(tree))
-  app.use('/signalk/v1/api', createApiRouter(tree, reader, opts, policy))
+  app.use('/signalk/v1/api', createApiRouter(api))
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', revision: tree.rev, streams: sse.size })
   })
@@ -101,7 +101,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     next(new KeelsonError(Errors.NOT_FOUND, `No endpoint at ${req.path}`)),
   )
   app.use(problemHandler(log))
-  const fastPath = createReadFastPath(reader, policy, log)
+  const fastPath = createApiFastPath(api, policy, log)
 
   return {
     app: (req, res) => {

@@ -1,11 +1,14 @@
 /**
- * The stream clients of the load generator. SSE clients are raw TCP sockets
- * that send one GET and scan the bytes for values, chunked framing and all
- * (a chunk-size line never holds a value, and frames are never split across
- * chunks); WebSocket clients are raw sockets too, scanned the same way.
+ * The stream clients of the load generator: raw TCP sockets that send one
+ * request (an SSE `GET`, or a WebSocket upgrade offering no compression) and
+ * scan the bytes they get for values, framing and all (a chunk-size line or
+ * a WebSocket frame header never holds a value, and frames are never split
+ * across chunks). Every socket reads into one shared buffer (`onread`): a
+ * read is scanned before the next one lands, so nothing is allocated per
+ * read but a view, and a value cut by the end of a read is copied over.
  */
 import { randomBytes } from 'node:crypto'
-import { connect, type Socket } from 'node:net'
+import { connect } from 'node:net'
 import { scanValues, type Tally } from './tally.js'
 
 /** One open stream client. */
@@ -15,83 +18,74 @@ export interface StreamClient {
   close(): void
 }
 
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024)
+
 /** Opens an SSE stream on `path`; resolves once the snapshot has arrived. */
 export function openSse(port: number, path: string, tally: Tally): Promise<StreamClient> {
-  return new Promise((resolve, reject) => {
-    const socket: Socket = connect(port, '127.0.0.1')
-    socket.setNoDelay(true)
-    let carry = ''
-    let ready = false
-    const where = { from: 0 }
-    const client: StreamClient = { received: 0, close: () => socket.destroy() }
-    socket.on('connect', () => {
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`)
-    })
-    socket.on('data', (chunk: Buffer) => {
-      const text = carry.length > 0 ? carry + chunk.toString('latin1') : chunk.toString('latin1')
-      if (!ready) {
-        if (!text.startsWith('HTTP/1.1 200')) {
-          socket.destroy()
-          reject(new Error(`SSE open failed: ${text.slice(0, 60)}`))
-          return
-        }
-        if (!text.includes('\ndata:')) {
-          carry = text
-          return
-        }
-        ready = true
-        resolve(client)
-      }
-      client.received += scanValues(text, tally, performance.now(), where)
-      carry = where.from < text.length ? text.slice(where.from) : ''
-    })
-    socket.on('error', (error) => {
-      if (!ready) reject(error)
-    })
-  })
+  const request = `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`
+  return openStream(port, request, 'HTTP/1.1 200', (head) => head.includes('\ndata:'), tally)
 }
 
-/**
- * Opens a WebSocket stream at `path` over a raw socket (no compression
- * offered, so server frames are plain text behind a 2–10 byte header) and
- * scans the bytes as the SSE client does: a frame header never holds a
- * value. Resolves on the first message after the 101 (the hello).
- */
+/** Opens a WebSocket stream at `path`; resolves on the first message after the 101 (the hello). */
 export function openWs(port: number, path: string, tally: Tally): Promise<StreamClient> {
+  const request =
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`
+  const hasMessage = (head: string): boolean => {
+    const end = head.indexOf('\r\n\r\n')
+    return end >= 0 && head.length > end + 4
+  }
+  return openStream(port, request, 'HTTP/1.1 101', hasMessage, tally)
+}
+
+function openStream(
+  port: number,
+  request: string,
+  status: string,
+  isOpen: (head: string) => boolean,
+  tally: Tally,
+): Promise<StreamClient> {
   return new Promise((resolve, reject) => {
-    const socket: Socket = connect(port, '127.0.0.1')
-    socket.setNoDelay(true)
-    let carry = ''
-    let ready = false
+    let head = ''
+    let open = false
+    let carry: Buffer | undefined
     const where = { from: 0 }
-    const client: StreamClient = { received: 0, close: () => socket.destroy() }
-    socket.on('connect', () => {
-      socket.write(
-        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      )
-    })
-    socket.on('data', (chunk: Buffer) => {
-      const text = carry.length > 0 ? carry + chunk.toString('latin1') : chunk.toString('latin1')
-      if (!ready) {
-        if (!text.startsWith('HTTP/1.1 101')) {
-          socket.destroy()
-          reject(new Error(`WebSocket open failed: ${text.slice(0, 60)}`))
-          return
-        }
-        const head = text.indexOf('\r\n\r\n')
-        if (head < 0 || text.length <= head + 4) {
-          carry = text
-          return
-        }
-        ready = true
-        resolve(client)
+    const scan = (bytes: Buffer): void => {
+      client.received += scanValues(bytes, tally, performance.now(), where)
+      carry = where.from < bytes.length ? Buffer.from(bytes.subarray(where.from)) : undefined
+    }
+    const onBytes = (bytes: Buffer): void => {
+      if (open) {
+        scan(carry ? Buffer.concat([carry, bytes]) : bytes)
+        return
       }
-      client.received += scanValues(text, tally, performance.now(), where)
-      carry = where.from < text.length ? text.slice(where.from) : ''
+      head += bytes.toString('latin1')
+      if (!head.startsWith(status.slice(0, head.length))) {
+        socket.destroy()
+        reject(new Error(`stream open failed: ${head.slice(0, 60)}`))
+        return
+      }
+      if (!isOpen(head)) return
+      open = true
+      resolve(client)
+      scan(Buffer.from(head, 'latin1'))
+    }
+    const socket = connect({
+      port,
+      host: '127.0.0.1',
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (size) => {
+          onBytes(READ_BUFFER.subarray(0, size))
+          return true
+        },
+      },
     })
+    const client: StreamClient = { received: 0, close: () => socket.destroy() }
+    socket.setNoDelay(true)
+    socket.on('connect', () => socket.write(request))
     socket.on('error', (error) => {
-      if (!ready) reject(error)
+      if (!open) reject(error)
     })
   })
 }

@@ -184,6 +184,43 @@ describe('reads on the fast path and through express alike', () => {
   })
 })
 
+describe('writes on the fast path and through express alike', () => {
+  it('answers PATCH, PUT, DELETE and refusals that express routes (mount path in other case) the same', async () => {
+    const routedKeelson = app()
+    const fastKeelson = app()
+    const answers = async (http: ReturnType<typeof request>, api: string) => {
+      const all = [
+        await http
+          .patch(`${api}/a`)
+          .set('Content-Type', 'application/merge-patch+json')
+          .send('{"b":{"c":1}}'),
+        await http.put(`${api}/a/b`).set('Content-Type', 'application/json').send('{"d":2}'),
+        await http.put(`${api}/a/b`).set('Content-Type', 'text/plain').send('{"d":3}'),
+        await http.patch(`${api}/a`).set('Content-Type', 'application/json').send('{"b":'),
+        await http.delete(`${api}/a/b`),
+        await http.delete(`${api}/a/b`),
+        await http.post(`${api}/a`).send('{}'),
+      ]
+      return all.map((res) => ({
+        status: res.status,
+        text: res.text,
+        type: res.headers['content-type'],
+        etag: res.headers.etag,
+        id: res.headers['x-keelson-event-id']?.split('.')[1],
+        allow: res.headers.allow,
+      }))
+    }
+    const fast = await answers(fastKeelson.http, API)
+    expect(fast.map((a) => a.status)).toEqual([200, 200, 415, 400, 204, 404, 405])
+    expect(await answers(routedKeelson.http, '/SIGNALK/v1/API')).toEqual(
+      fast.map((a) => ({ ...a, etag: a.etag && expect.any(String) })),
+    )
+    expect(routedKeelson.keelson.tree.get({ segments: [], starAt: -1 })).toEqual(
+      fastKeelson.keelson.tree.get({ segments: [], starAt: -1 }),
+    )
+  })
+})
+
 describe('writes', () => {
   it('merges with PATCH, creating parents, and returns the new ETag', async () => {
     const { http } = app()

@@ -3,8 +3,9 @@
  * listed with `--cors-origin`; with no users configured, writes only from
  * loopback. Token checks join here when users exist.
  */
-import type { ServerResponse } from 'node:http'
-import type { Request, RequestHandler } from 'express'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { TLSSocket } from 'node:tls'
+import type { RequestHandler } from 'express'
 import { Errors, KeelsonError } from '../core/errors.js'
 
 /** Write rules. */
@@ -21,16 +22,18 @@ export function isLoopback(address: string | undefined): boolean {
 }
 
 /** Throws when `req` may not write. */
-export function checkWriteAllowed(req: Request, policy: WritePolicy): void {
+export function checkWriteAllowed(req: IncomingMessage, policy: WritePolicy): void {
   const origin = req.headers.origin
-  if (
-    origin &&
-    !policy.corsOrigins.includes(origin) &&
-    origin !== `${req.protocol}://${req.headers.host}`
-  ) {
+  if (origin && !policy.corsOrigins.includes(origin) && origin !== ownOrigin(req)) {
     throw new KeelsonError(Errors.CORS_ORIGIN, `Writes from origin ${origin} are not allowed`)
   }
   if (!isLoopback(req.socket.remoteAddress)) throw new KeelsonError(Errors.WRITE_NOT_LOCAL)
+}
+
+/** The origin the request was sent to, as express's `req.protocol` tells it with no proxy trusted. */
+function ownOrigin(req: IncomingMessage): string {
+  const scheme = (req.socket as TLSSocket).encrypted ? 'https' : 'http'
+  return `${scheme}://${req.headers.host}`
 }
 
 const READ_HEADERS = 'Accept, Last-Event-ID, If-None-Match, Cache-Control'

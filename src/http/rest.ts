@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parse as parseQuery } from 'node:querystring'
-import express, { type Request, type Response, type Router } from 'express'
+import express, { type NextFunction, type Request, type Response, type Router } from 'express'
 import { Errors, KeelsonError } from '../core/errors.js'
 import { isObject, type Json } from '../core/json.js'
 import { parseUrlPath, type TreePath } from '../core/path.js'
@@ -28,19 +28,33 @@ const PUT_TYPES = ['application/json']
 const MAX_MIN_PERIOD_MS = 86_400_000
 const JSON_TYPE = 'application/json; charset=utf-8'
 
-/** The read side of the API on plain `node:http` objects: shared by the fast path and the router. */
-export interface ApiReader {
+/** The API on plain `node:http` objects: shared by the fast path and the router. */
+export interface Api {
   /**
-   * Answers a `GET`/`HEAD` at `urlPath` (below `/signalk/v1/api`, `/` for
-   * its root; still percent-encoded): the JSON with its ETag, a 304, or an
-   * SSE stream when a `GET` asks for one. `search` is the raw query string
-   * without `?`. Throws a {@link KeelsonError} for a bad path or query.
+   * Answers a request at `urlPath` (below `/signalk/v1/api`, `/` for its
+   * root; still percent-encoded); `search` is the raw query string without
+   * `?`. `GET`/`HEAD`: the JSON with its ETag, a 304, or an SSE stream when a
+   * `GET` asks for one. `PATCH`/`PUT`/`DELETE`: the write, answered with the
+   * path's new ETag. Throws (or, for a write, rejects with) a
+   * {@link KeelsonError} for any refusal, nothing applied.
    */
-  get(req: IncomingMessage, res: ServerResponse, urlPath: string, search: string): void
+  handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    urlPath: string,
+    search: string,
+  ): undefined | Promise<void>
 }
 
-/** Builds the {@link ApiReader} of `tree`. */
-export function createApiReader(tree: StateTree, sse: SseTransport): ApiReader {
+/** Builds the {@link Api} of `tree`. */
+export function createApi(
+  tree: StateTree,
+  sse: SseTransport,
+  limits: BodyLimits,
+  policy: WritePolicy,
+): Api {
+  const bodyOptions = { limit: limits.maxBodyBytes, maxDepth: limits.maxDepth }
+
   function read(req: IncomingMessage, res: ServerResponse, path: TreePath, urlPath: string): void {
     const value = tree.get(path)
     if (value === undefined)
@@ -60,10 +74,7 @@ export function createApiReader(tree: StateTree, sse: SseTransport): ApiReader {
       return
     }
     body ??= JSON.stringify(value)
-    res.setHeader('Content-Type', JSON_TYPE)
-    res.setHeader('Content-Length', Buffer.byteLength(body))
-    // node sends no body for HEAD and keeps the Content-Length.
-    res.end(body)
+    sendJson(res, body)
   }
 
   function openStream(
@@ -82,90 +93,101 @@ export function createApiReader(tree: StateTree, sse: SseTransport): ApiReader {
     sse.open(res, { path, lastEventId, minPeriod })
   }
 
+  async function patch(req: IncomingMessage, res: ServerResponse, path: TreePath): Promise<void> {
+    checkWriteAllowed(req, policy)
+    const body = await readJsonBody(req, {
+      ...bodyOptions,
+      types: PATCH_TYPES,
+      allowNullMembers: true,
+    })
+    tree.patch(path, body)
+    written(res, path)
+  }
+
+  async function put(req: IncomingMessage, res: ServerResponse, path: TreePath): Promise<void> {
+    checkWriteAllowed(req, policy)
+    const body = await readJsonBody(req, {
+      ...bodyOptions,
+      types: PUT_TYPES,
+      allowNullMembers: false,
+    })
+    if (body === null)
+      throw new KeelsonError(Errors.NULL_NOT_ALLOWED, 'A PUT body cannot be null; use DELETE')
+    tree.put(path, body)
+    written(res, path)
+  }
+
+  /** The answer to a write: the path's new value and ETag, or 204 when it is gone. */
+  function written(res: ServerResponse, path: TreePath): void {
+    const value = tree.get(path)
+    res.setHeader('X-Keelson-Event-Id', tree.eventId)
+    if (value === undefined) {
+      res.statusCode = 204
+      res.end()
+      return
+    }
+    const body = JSON.stringify(value)
+    res.setHeader('ETag', versionTag(tree, path, value) ?? contentTag(body))
+    sendJson(res, body)
+  }
+
   return {
-    get(req, res, urlPath, search) {
+    handle(req, res, urlPath, search) {
       const path = parseUrlPath(urlPath, tree.selfKey)
-      if (req.method === 'GET' && wantsEventStream(req.headers.accept))
-        openStream(req, res, path, search)
-      else read(req, res, path, urlPath)
+      switch (req.method) {
+        case 'GET':
+        case 'HEAD':
+          if (req.method === 'GET' && wantsEventStream(req.headers.accept))
+            openStream(req, res, path, search)
+          else read(req, res, path, urlPath)
+          return
+        case 'PATCH':
+          return patch(req, res, path)
+        case 'PUT':
+          return put(req, res, path)
+        case 'DELETE':
+          checkWriteAllowed(req, policy)
+          tree.delete(path)
+          res.setHeader('X-Keelson-Event-Id', tree.eventId)
+          res.statusCode = 204
+          res.end()
+          return
+        default:
+          res.setHeader('Allow', 'GET, HEAD, PATCH, PUT, DELETE, OPTIONS')
+          throw new KeelsonError(
+            Errors.METHOD_NOT_ALLOWED,
+            `${req.method} is not supported on the API`,
+          )
+      }
     },
   }
 }
 
-/** Builds the router mounted at `/signalk/v1/api`: writes, and the reads the fast path left. */
-export function createApiRouter(
-  tree: StateTree,
-  reader: ApiReader,
-  limits: BodyLimits,
-  policy: WritePolicy,
-): Router {
+/**
+ * The router mounted at `/signalk/v1/api`, for the requests the fast path
+ * leaves to express (URLs it does not parse the way express does): the same
+ * {@link Api}.
+ */
+export function createApiRouter(api: Api): Router {
   const router = express.Router()
-
   // `use`, not a `/{*rest}` route: express would decode the route's parameter itself and
   // answer a malformed percent-encoding with a 500; parseUrlPath answers it with BAD_PATH.
-  router.use(async (req: Request, res: Response) => {
-    switch (req.method) {
-      case 'GET':
-      case 'HEAD': {
-        const q = req.url.indexOf('?')
-        return reader.get(req, res, req.path, q < 0 ? '' : req.url.slice(q + 1))
-      }
-      case 'PATCH': {
-        const path = parseUrlPath(req.path, tree.selfKey)
-        checkWriteAllowed(req, policy)
-        const body = await readJsonBody(req, {
-          ...bodyOptions,
-          types: PATCH_TYPES,
-          allowNullMembers: true,
-        })
-        tree.patch(path, body)
-        return written(res, path)
-      }
-      case 'PUT': {
-        const path = parseUrlPath(req.path, tree.selfKey)
-        checkWriteAllowed(req, policy)
-        const body = await readJsonBody(req, {
-          ...bodyOptions,
-          types: PUT_TYPES,
-          allowNullMembers: false,
-        })
-        if (body === null)
-          throw new KeelsonError(Errors.NULL_NOT_ALLOWED, 'A PUT body cannot be null; use DELETE')
-        tree.put(path, body)
-        return written(res, path)
-      }
-      case 'DELETE': {
-        const path = parseUrlPath(req.path, tree.selfKey)
-        checkWriteAllowed(req, policy)
-        tree.delete(path)
-        res.set('X-Keelson-Event-Id', tree.eventId).status(204).end()
-        return
-      }
-      default:
-        parseUrlPath(req.path, tree.selfKey)
-        res.set('Allow', 'GET, HEAD, PATCH, PUT, DELETE, OPTIONS')
-        throw new KeelsonError(
-          Errors.METHOD_NOT_ALLOWED,
-          `${req.method} is not supported on the API`,
-        )
+  router.use((req: Request, res: Response, next: NextFunction) => {
+    const q = req.url.indexOf('?')
+    try {
+      api.handle(req, res, req.path, q < 0 ? '' : req.url.slice(q + 1))?.catch(next)
+    } catch (err) {
+      next(err)
     }
   })
-
-  const bodyOptions = { limit: limits.maxBodyBytes, maxDepth: limits.maxDepth }
-
-  function written(res: Response, path: TreePath): void {
-    const value = tree.get(path)
-    res.set('X-Keelson-Event-Id', tree.eventId)
-    if (value === undefined) {
-      res.status(204).end()
-      return
-    }
-    const body = JSON.stringify(value)
-    res.set('ETag', versionTag(tree, path, value) ?? contentTag(body))
-    res.type('application/json').send(body)
-  }
-
   return router
+}
+
+/** `body` (JSON text) as a 200 `application/json` answer; node sends no body for HEAD. */
+function sendJson(res: ServerResponse, body: string): void {
+  res.setHeader('Content-Type', JSON_TYPE)
+  res.setHeader('Content-Length', Buffer.byteLength(body))
+  res.end(body)
 }
 
 /** ETag from the subtree's version: cheap, and no serialisation needed for a 304. */
