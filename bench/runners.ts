@@ -35,7 +35,9 @@ export function runStream(
   cpuProf?: string,
 ): Promise<Record<string, number>> {
   return withServer(target, cpuProf, async (server) => {
-    const load = startTsChild('load generator', 'load/main.ts', [])
+    // Profiled too, in its own folder: a generator near a full core shows as the server's latency.
+    const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}/load`] : []
+    const load = startTsChild('load generator', 'load/main.ts', [], { nodeArgs })
     try {
       const config: LoadConfig = {
         ...target.load(server.port),

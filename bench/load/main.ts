@@ -129,3 +129,5 @@ process.on('disconnect', () => {
   for (const c of clients) c.close()
   process.exit(0)
 })
+// A clean exit on the bench's stop, so a --cpu-prof profile is written.
+process.on('SIGTERM', () => process.exit(0))
