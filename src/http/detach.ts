@@ -9,10 +9,11 @@
  * Bench (d), bench/RESULTS.md: an idle SSE stream held 10.4 KiB of server
  * RSS on node's HTTP server and holds about 7 KiB detached.
  *
- * It changes nothing unless the socket is exactly as node's HTTP/1 server
- * leaves it (its listeners found by name, the request read to its end, the
- * response the socket's current one), so another node version, TLS or a
- * listener of someone else's keeps the stream on the response as before.
+ * It changes nothing unless it finds the socket as node's HTTP/1 server
+ * leaves it (each of the server's listeners found by name, the request read
+ * to its end, the response the socket's current one): on a node version
+ * that differs, the stream simply stays on the response. Listeners others
+ * put on the socket stay where they are.
  */
 
 import type { ServerResponse } from 'node:http'
