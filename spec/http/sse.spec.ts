@@ -302,6 +302,29 @@ describe('SSE stream', () => {
     await vi.waitUntil(() => running!.keelson.sse.size === 0)
   })
 
+  it('streams on the response when its request body is still arriving, and ends it on close', async () => {
+    await start()
+    const { port } = new URL(running!.url)
+    const socket = connect(Number(port), '127.0.0.1')
+    clients.push({ close: () => socket.destroy() })
+    let text = ''
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString()
+    })
+    socket.write(
+      `GET ${API}/a HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nContent-Length: 2\r\n\r\n`,
+    )
+    await vi.waitUntil(() => text.includes('data: null\n\n'))
+    await new Promise((r) => setTimeout(r, 20))
+    socket.write('{}')
+    const id = await write('PUT', '/a', 1)
+    await vi.waitUntil(() => text.includes(`id: ${id}\ndata: 1\n\n`))
+    const ended = new Promise<void>((resolve) => socket.on('end', resolve))
+    running!.keelson.close()
+    await ended
+    expect(text.endsWith('0\r\n\r\n')).toBe(true)
+  })
+
   it('streams to an HTTP/1.0 client without chunked coding, and ignores bytes it sends', async () => {
     await start()
     const { port } = new URL(running!.url)
