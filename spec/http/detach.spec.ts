@@ -85,7 +85,7 @@ describe('detachStream', () => {
     await until(() => socket !== undefined)
     socket!.write('6\r\ndata: \r\n')
     await until(() => client.text().includes('data: '))
-    expect(client.text()).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n6\r\ndata: \r\n$/)
+    expect(client.text()).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n6\r\ndata: \r\n$/)
     const ended = new Promise<void>((resolve) => client.socket.on('end', resolve))
     socket!.end('0\r\n\r\n')
     await ended
