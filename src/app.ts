@@ -44,7 +44,11 @@ export interface Keelson {
   readonly log: Logger
   /** Hooks the server's WebSocket upgrades (call once, after `http.createServer(app)`). */
   attach(server: Server): void
-  /** Ends every stream and stops every timer. */
+  /**
+   * Ends every stream and stops every timer. Call it before `server.close()`:
+   * open SSE streams and WebSockets are no longer the HTTP server's own
+   * connections, so `server.closeAllConnections()` does not end them.
+   */
   close(): void
 }
 
