@@ -9,7 +9,7 @@
  * Why: in bench scenario (e) keelson's handler was ~2 % of a GET and
  * express's routing and per-request objects most of the rest; an open
  * stream kept those objects alive, 16 KiB of RSS per idle stream in (d);
- * express's routing of a PATCH was ~10 % of the server in (b2), where
+ * express's own code was 8 % of the server's CPU in a (b2) profile, where
  * changes arrive as PATCHes (figures before and after in bench/RESULTS.md).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
