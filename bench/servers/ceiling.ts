@@ -9,7 +9,6 @@
 import { createServer } from 'node:http'
 import '../lib/gc-on-signal.js'
 import type { AddressInfo, Socket } from 'node:net'
-import { turnLatency } from '../lib/turn-latency.js'
 
 const sockets = new Set<Socket>()
 let rev = 0
@@ -25,8 +24,6 @@ function flush(): void {
   for (const socket of sockets) socket.write(batch)
 }
 
-const marks = turnLatency('ceiling')
-
 const server = createServer((req, res) => {
   if (req.method === 'GET') {
     res.writeHead(200, {
@@ -41,13 +38,11 @@ const server = createServer((req, res) => {
     res.on('close', () => sockets.delete(socket))
     return
   }
-  marks?.arrived()
   const chunks: Buffer[] = []
   req.on('data', (c: Buffer) => chunks.push(c))
   req.on('end', () => {
     res.writeHead(204).end()
     if (frames.length === 0) setImmediate(flush)
-    marks?.changed()
     frames.push(Buffer.from(`id: ${++rev}\ndata: ${Buffer.concat(chunks).toString()}\n\n`))
   })
 })

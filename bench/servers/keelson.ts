@@ -8,21 +8,11 @@ import type { AddressInfo } from 'node:net'
 import { createApp } from '../../src/app.js'
 import type { Json } from '../../src/core/json.js'
 import { pathOf } from '../../src/core/path.js'
-import { turnLatency } from '../lib/turn-latency.js'
 import { seedPatch } from '../load/changes.js'
 
 const keelson = createApp({ keepAliveMs: 15_000 })
 keelson.tree.patch(pathOf(['vessels', keelson.tree.selfKey]), seedPatch() as Json)
-const marks = turnLatency('keelson')
-if (marks) keelson.tree.onChange(() => marks.changed())
-const server = createServer(
-  marks
-    ? (req, res) => {
-        if (req.method === 'PATCH') marks.arrived()
-        keelson.app(req, res)
-      }
-    : keelson.app,
-)
+const server = createServer(keelson.app)
 keelson.attach(server)
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo
