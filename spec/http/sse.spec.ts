@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { EventSource } from 'eventsource'
 import merge from 'lodash.merge'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -45,6 +45,19 @@ async function write(method: string, path: string, body?: unknown): Promise<stri
 async function get(path: string): Promise<Json> {
   const res = await fetch(`${running!.url}${API}${path}`)
   return res.status === 404 ? null : ((await res.json()) as Json)
+}
+
+/** A raw TCP client of the running server that sends `request` and keeps all it receives. */
+function rawClient(request: string): { socket: Socket; text: () => string } {
+  const socket = connect(Number(new URL(running!.url).port), '127.0.0.1')
+  clients.push({ close: () => socket.destroy() })
+  let received = ''
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.toString()
+  })
+  socket.on('error', () => {})
+  socket.write(request)
+  return { socket, text: () => received }
 }
 
 /** RFC 7396 fold of every data received, starting from null. */
@@ -286,14 +299,11 @@ describe('SSE stream', () => {
 
   it('drops the session of a client that closes, or only ends its side of, the connection', async () => {
     await start()
-    const { port } = new URL(running!.url)
-    const raw = Array.from({ length: 2 }, () => {
-      const socket = connect(Number(port), '127.0.0.1')
-      socket.on('error', () => {})
-      socket.write(`GET ${API}/a HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`)
-      clients.push({ close: () => socket.destroy() })
-      return socket
-    })
+    const raw = Array.from(
+      { length: 2 },
+      () =>
+        rawClient(`GET ${API}/a HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`).socket,
+    )
     await vi.waitUntil(() => running!.keelson.sse.size === 2)
     // Past the turn in which a stream leaves the HTTP server (src/http/detach.ts).
     await new Promise((r) => setTimeout(r, 20))
@@ -304,42 +314,28 @@ describe('SSE stream', () => {
 
   it('streams on the response when its request body is still arriving, and ends it on close', async () => {
     await start()
-    const { port } = new URL(running!.url)
-    const socket = connect(Number(port), '127.0.0.1')
-    clients.push({ close: () => socket.destroy() })
-    let text = ''
-    socket.on('data', (chunk: Buffer) => {
-      text += chunk.toString()
-    })
-    socket.write(
+    const { socket, text } = rawClient(
       `GET ${API}/a HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nContent-Length: 2\r\n\r\n`,
     )
-    await vi.waitUntil(() => text.includes('data: null\n\n'))
+    await vi.waitUntil(() => text().includes('data: null\n\n'))
     await new Promise((r) => setTimeout(r, 20))
     socket.write('{}')
     const id = await write('PUT', '/a', 1)
-    await vi.waitUntil(() => text.includes(`id: ${id}\ndata: 1\n\n`))
+    await vi.waitUntil(() => text().includes(`id: ${id}\ndata: 1\n\n`))
     const ended = new Promise<void>((resolve) => socket.on('end', resolve))
     running!.keelson.close()
     await ended
-    expect(text.endsWith('0\r\n\r\n')).toBe(true)
+    expect(text().endsWith('0\r\n\r\n')).toBe(true)
   })
 
   it('streams to an HTTP/1.0 client without chunked coding, and ignores bytes it sends', async () => {
     await start()
-    const { port } = new URL(running!.url)
-    const socket = connect(Number(port), '127.0.0.1')
-    clients.push({ close: () => socket.destroy() })
-    let text = ''
-    socket.on('data', (chunk: Buffer) => {
-      text += chunk.toString()
-    })
-    socket.write(`GET ${API}/a HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n`)
-    await vi.waitUntil(() => text.includes('data: null\n\n'))
+    const { socket, text } = rawClient(`GET ${API}/a HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n`)
+    await vi.waitUntil(() => text().includes('data: null\n\n'))
     socket.write('GET /signalk HTTP/1.0\r\n\r\n')
     const id = await write('PUT', '/a', 1)
-    await vi.waitUntil(() => text.includes(`id: ${id}\ndata: 1\n\n`))
-    const [head, body] = text.split('\r\n\r\n')
+    await vi.waitUntil(() => text().includes(`id: ${id}\ndata: 1\n\n`))
+    const [head, body] = text().split('\r\n\r\n')
     expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
     expect(head).not.toMatch(/transfer-encoding/i)
     expect(body).toMatch(/^id: [^\n]+\ndata: null\n\nid: [^\n]+\ndata: 1\n\n$/)
