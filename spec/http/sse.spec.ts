@@ -5,6 +5,7 @@ import merge from 'lodash.merge'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Json } from '../../src/core/json.js'
 import { applyPatch } from '../../src/core/merge-patch.js'
+import { SLICE_SIZE } from '../../src/core/turn-batch.js'
 import { type Running, startServer } from '../support/server.js'
 import { SseClient } from '../support/sse-client.js'
 
@@ -130,6 +131,28 @@ describe('SSE stream', () => {
     await client.until(() => client.messages.length === 3)
     expect(client.messages[2]!.data).toBe('{"sog":null}')
     expect(fold(client)).toEqual(await get('/vessels/self/navigation'))
+  })
+
+  it('keeps every stream exact when a fan-out is written in slices over several turns', async () => {
+    await start()
+    // More streams than one turn writes (SLICE_SIZE), on two scopes, so writes land mid-pass.
+    const streams = await Promise.all(
+      Array.from({ length: SLICE_SIZE + 60 }, (_, i) => open(i % 2 ? '/v' : '/v/a')),
+    )
+    await Promise.all(streams.map((c) => c.until(() => c.messages.length === 1, 10_000)))
+    for (let round = 0; round < 10; round++) {
+      await Promise.all([
+        write('PATCH', '/v/a', { [`k${round % 3}`]: round }),
+        write('PUT', `/v/b${round % 2}`, { round }),
+        write('PATCH', '/v', round % 4 === 3 ? { a: null } : { a: { n: round } }),
+      ])
+    }
+    const last = running!.keelson.tree.eventId
+    const wanted = { v: await get('/v'), a: await get('/v/a') }
+    for (const [i, c] of streams.entries()) {
+      await c.until(() => c.lastEventId === last, 10_000)
+      expect(fold(c)).toEqual(i % 2 ? wanted.v : wanted.a)
+    }
   })
 
   it('streams wildcard paths with only the matching branches', async () => {
