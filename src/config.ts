@@ -3,7 +3,7 @@
  * JSON config file, then defaults. `--help` prints {@link HELP}.
  */
 import { readFileSync } from 'node:fs'
-import { DEFAULT_PORT, DEFAULTS } from './options.js'
+import { DEFAULT_NMEA_UDP_PORT, DEFAULT_PORT, DEFAULTS } from './options.js'
 
 /** Everything the CLI can be told. */
 export interface CliConfig {
@@ -32,8 +32,6 @@ export interface CliConfig {
   version: boolean
 }
 
-/** The default UDP port of NMEA 0183 (IANA "nmea-0183"). */
-export const DEFAULT_NMEA_UDP_PORT = 10110
 
 /** `keelson --help`. */
 export const HELP = `keelson — live state server for boats and fleets (Signal K tree over REST, SSE and WebSocket)

@@ -1,23 +1,52 @@
 /**
  * Every option of keelson with its default, in one place. The CLI, the
- * config file and environment variables all fill this shape.
+ * config file and environment variables all fill this shape; no other file
+ * holds a default of its own.
  */
 import type { Logger } from 'pino'
 
 /** Options of {@link createApp}. */
 export interface KeelsonOptions {
-  /** Period of SSE keep-alives, ms (SPEC §4). Default 15000. */
+  /** Period of SSE keep-alives and WebSocket pings, ms (SPEC §4). Default 15000. */
   keepAliveMs: number
   /** Close a stream whose socket has not drained for this long, ms (SPEC §4). Default 30000. */
   stallTimeoutMs: number
-  /** Largest request body, bytes (SPEC §1). Default 1 MiB. */
+  /** Largest request body and WebSocket message, bytes (SPEC §1). Default 1 MiB. */
   maxBodyBytes: number
-  /** Deepest JSON nesting accepted (SPEC §1). Default 64. */
+  /**
+   * Deepest position a write may reach, counted from the root of the tree:
+   * path segments plus the body's own nesting (SPEC §1). Default 64.
+   */
   maxDepth: number
-  /** Changes kept for stream resume. Default 10000. */
+  /** Changes kept for stream resume (SPEC §1, §4). Default 10000. */
   historySize: number
+  /** Bytes (estimated) of the changes kept for stream resume (SPEC §1). Default 64 MiB. */
+  historyBytes: number
+  /** Subscriptions one connection may hold (SPEC §8 limits). Default 1000. */
+  maxSubscriptions: number
+  /**
+   * Bytes one connection may have queued and unsent before it counts as
+   * congested: patches are then coalesced and the client's messages are no
+   * longer read until it drains. Default 256 KiB.
+   */
+  highWaterBytes: number
+  /**
+   * Bytes one connection may hold queued and unsent at most: a connection
+   * past it is closed (it reconnects and resumes). Default 8 MiB.
+   */
+  maxConnectionBytes: number
+  /**
+   * Take an open SSE stream's socket out of node's HTTP server (src/http/detach.ts)
+   * to save memory per idle stream; off, streams stay on their response. Default true.
+   */
+  detachStreams: boolean
   /** Origins allowed to write from a browser (SPEC §3). Default none. */
   corsOrigins: string[]
+  /**
+   * Host names (besides loopback names) that a write's `Host` header may
+   * carry while no users exist (SPEC §8, no DNS rebinding). Default none.
+   */
+  hostNames: string[]
   /** Self vessel MMSI; when set the self key is `urn:mrn:imo:mmsi:<mmsi>`. */
   mmsi?: string
   /** Self vessel UUID when no MMSI is set; default a random one. */
@@ -35,11 +64,23 @@ export const DEFAULTS: Readonly<KeelsonOptions> = Object.freeze({
   maxBodyBytes: 1024 * 1024,
   maxDepth: 64,
   historySize: 10_000,
+  historyBytes: 64 * 1024 * 1024,
+  maxSubscriptions: 1000,
+  highWaterBytes: 256 * 1024,
+  maxConnectionBytes: 8 * 1024 * 1024,
+  detachStreams: true,
   corsOrigins: [],
+  hostNames: [],
 })
 
 /** The default TCP port of the CLI. */
 export const DEFAULT_PORT = 3000
+
+/** The default UDP port of NMEA 0183 (IANA "nmea-0183"). */
+export const DEFAULT_NMEA_UDP_PORT = 10110
+
+/** Longest `minPeriod`, `period` and similar durations a client may ask for, ms (24 h). */
+export const MAX_PERIOD_MS = 86_400_000
 
 /**
  * How often streams are checked for a stall: a quarter of the stall timeout,

@@ -29,8 +29,17 @@ export const Errors = Object.freeze({
     400,
     'The keys "__proto__", "constructor" and "prototype" are not allowed anywhere',
   ),
-  BAD_JSON: kind('BAD_JSON', 400, 'The body is not valid JSON'),
-  TOO_DEEP: kind('TOO_DEEP', 400, 'The JSON nests deeper than the configured limit'),
+  BAD_JSON: kind('BAD_JSON', 400, 'The body is not valid JSON (UTF-8 text, RFC 8259)'),
+  NOT_FINITE: kind(
+    'NOT_FINITE',
+    400,
+    'Numbers must be finite: Infinity, NaN and out-of-range literals such as 1e999 are refused',
+  ),
+  TOO_DEEP: kind(
+    'TOO_DEEP',
+    400,
+    'The write reaches deeper than the configured limit: path segments plus the body\'s nesting, counted from the root of the tree',
+  ),
   NULL_NOT_ALLOWED: kind(
     'NULL_NOT_ALLOWED',
     400,
@@ -50,12 +59,27 @@ export const Errors = Object.freeze({
     'The WebSocket message is not understood: send a delta, a subscribe or an unsubscribe message',
   ),
   BAD_EVENT_ID: kind('BAD_EVENT_ID', 400, 'The event id is not one this server issued'),
+  BAD_REQUEST: kind(
+    'BAD_REQUEST',
+    400,
+    'The HTTP request is malformed: check the method, the headers and the framing of the body',
+  ),
+  TOO_MANY_SUBSCRIPTIONS: kind(
+    'TOO_MANY_SUBSCRIPTIONS',
+    429,
+    'This connection holds as many subscriptions as allowed; unsubscribe some first',
+  ),
   UNAUTHORIZED: kind('UNAUTHORIZED', 401, 'Log in first: this needs a valid token'),
   FORBIDDEN: kind('FORBIDDEN', 403, 'You are not allowed to do this'),
   WRITE_NOT_LOCAL: kind(
     'WRITE_NOT_LOCAL',
     403,
     'With no users configured, writes are accepted only from this machine (loopback)',
+  ),
+  HOST_NOT_ALLOWED: kind(
+    'HOST_NOT_ALLOWED',
+    403,
+    'With no users configured, writes need a loopback Host header (or a configured host name)',
   ),
   CORS_ORIGIN: kind(
     'CORS_ORIGIN',
@@ -69,9 +93,15 @@ export const Errors = Object.freeze({
     415,
     'Send the body as application/json (or application/merge-patch+json for PATCH)',
   ),
+  HEADERS_TOO_LARGE: kind(
+    'HEADERS_TOO_LARGE',
+    431,
+    'The request headers are larger than the server accepts; send fewer or shorter headers',
+  ),
   TOO_MANY_CONNECTIONS: kind('TOO_MANY_CONNECTIONS', 429, 'Too many connections; retry later'),
   NOT_FOUND: kind('NOT_FOUND', 404, 'No such endpoint'),
   INTERNAL: kind('INTERNAL', 500, 'Internal server error'),
+  UNAVAILABLE: kind('UNAVAILABLE', 503, 'The server cannot take writes right now; retry later'),
 })
 
 /** An error from the table, with a detail for this occurrence. */
