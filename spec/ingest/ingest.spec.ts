@@ -1,10 +1,19 @@
 import { spawn } from 'node:child_process'
+import { createSocket } from 'node:dgram'
 import { afterEach, describe, expect, it } from 'vitest'
 import { generateVoyage } from '../../fixtures/generate-demo-voyage.js'
+import { sentence } from '../../fixtures/nmea-encode.js'
 import { loadConfig } from '../../src/config.js'
 import { StateTree } from '../../src/core/state-tree.js'
-import { DEMO_FILE, type Ingest, IngestConfigError, startIngest } from '../../src/ingest/ingest.js'
-import { capturingLog, silent, tempDir } from './support.js'
+import {
+  DEMO_FILE,
+  type Ingest,
+  type IngestConfig,
+  IngestConfigError,
+  startIngest,
+} from '../../src/ingest/ingest.js'
+import type { UdpProvider } from '../../src/ingest/udp-provider.js'
+import { capturingLog, silent, tempDir, until } from './support.js'
 
 let ingest: Ingest | undefined
 const tmp = tempDir()
@@ -64,6 +73,65 @@ describe('startIngest', () => {
     await expect(
       startIngest(target(), loadConfig(['--replay', `${tmp.dir}/nope.nmea`], {})),
     ).rejects.toBeInstanceOf(IngestConfigError)
+  })
+})
+
+describe('startIngest with --nmea-udp', () => {
+  /** The UDP provider of `ingest` (the only provider these tests start). */
+  function udp(ingest: Ingest): UdpProvider {
+    const provider = ingest.providers[0]
+    expect(provider?.kind).toBe('udp')
+    return provider as UdpProvider
+  }
+
+  function send(address: string, port: number, text: string): Promise<void> {
+    const socket = createSocket(address.includes(':') ? 'udp6' : 'udp4')
+    return new Promise<void>((resolve, reject) =>
+      socket.send(text, port, address, (err) => (err ? reject(err) : resolve())),
+    ).finally(() => socket.close())
+  }
+
+  it("binds the UDP socket to the server's --host when it is an IPv4 address, and logs it", async () => {
+    const { log, records } = capturingLog()
+    ingest = await startIngest(
+      { tree: new StateTree(), log },
+      loadConfig(['--host', '127.0.0.1', '--nmea-udp', '0'], {}),
+    )
+    const provider = udp(ingest)
+    expect(records.find((r) => String(r.msg).startsWith('NMEA 0183 over UDP'))).toMatchObject({
+      address: '127.0.0.1',
+      port: provider.port,
+      msg: `NMEA 0183 over UDP on 127.0.0.1:${provider.port}`,
+    })
+    expect(provider.address).toBe('127.0.0.1')
+    await send('127.0.0.1', provider.port, sentence('HEHDT', ['10.0', 'T']))
+    await until(() => provider.counters.deltas === 1)
+  })
+
+  it('binds a udp6 socket when --host is an IPv6 address such as ::1', async () => {
+    ingest = await startIngest(
+      { tree: new StateTree(), log: silent },
+      loadConfig(['--host', '::1', '--nmea-udp', '0'], {}),
+    )
+    const provider = udp(ingest)
+    expect(provider.address).toBe('::1')
+    await send('::1', provider.port, sentence('HEHDT', ['10.0', 'T']))
+    await until(() => provider.counters.deltas === 1)
+  })
+
+  it('binds every IPv4 interface with no host or a wildcard host', async () => {
+    const noHost: IngestConfig = { demo: false, loop: false, nmeaTcp: [], nmeaUdp: 0 }
+    for (const config of [
+      noHost,
+      loadConfig(['--nmea-udp', '0'], {}),
+      loadConfig(['--host', '::', '--nmea-udp', '0'], {}),
+      loadConfig(['--host', '0.0.0.0', '--nmea-udp', '0'], {}),
+    ]) {
+      ingest = await startIngest(target(), config)
+      expect(udp(ingest).address).toBe('0.0.0.0')
+      await ingest.close()
+      ingest = undefined
+    }
   })
 })
 

@@ -1,8 +1,19 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { aisStaticData, aivdm, sentence } from '../../fixtures/nmea-encode.js'
+import { checksum, sentence } from '../../fixtures/nmea-encode.js'
+import { parseDotPath } from '../../src/core/path.js'
+import { StateTree } from '../../src/core/state-tree.js'
 import { type DeltaSink, NmeaDecoder } from '../../src/ingest/nmea-decoder.js'
 import type { Delta } from '../../src/signalk/delta.js'
-import { capturingLog, silent } from './support.js'
+import {
+  ALPHA,
+  BRAVO,
+  capturingLog,
+  shown,
+  silent,
+  staticFragments,
+  treeSink,
+  vesselStatics,
+} from './support.js'
 
 const RMC = '$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6A'
 
@@ -63,34 +74,19 @@ describe('NmeaDecoder', () => {
       unknown: 2,
       overlong: 1,
       rejected: 0,
+      fragmentsDropped: 0,
     })
   })
 
-  it('counts a known sentence that carries nothing yet as empty, not as bad', () => {
+  it('holds a first AIS fragment until its set is complete, then counts it as empty', () => {
     const deltas: Delta[] = []
     const d = decoder((delta) => void deltas.push(delta))
-    const [first, second] = aivdm(
-      aisStaticData({
-        mmsi: 227_000_001,
-        imo: 0,
-        callsign: 'F1',
-        name: 'TEST',
-        shipType: 36,
-        toBow: 5,
-        toStern: 5,
-        toPort: 1,
-        toStarboard: 1,
-        draught: 1.5,
-        destination: 'HERE',
-        eta: { month: 1, day: 1, hour: 0, minute: 0 },
-      }),
-      'A',
-      3,
-    )
+    const [first, second] = staticFragments(ALPHA)
     d.line(first!)
-    expect(d.counters).toMatchObject({ lines: 1, empty: 1, deltas: 0 })
+    expect(d.counters).toMatchObject({ lines: 1, empty: 0, deltas: 0, fragmentsDropped: 0 })
     d.line(second!)
     d.flush()
+    expect(d.counters).toMatchObject({ lines: 2, empty: 1, deltas: 1 })
     expect(deltas[0]!.context).toBe('vessels.urn:mrn:imo:mmsi:227000001')
   })
 
@@ -129,5 +125,88 @@ describe('NmeaDecoder', () => {
     d.line(RMC.replace('*6A', '*00'))
     expect(records).toHaveLength(2)
     expect(records[1]).toMatchObject({ skipped: { malformed: 99, badChecksum: 1 } })
+  })
+})
+
+describe('NmeaDecoder with multi-sentence AIS messages', () => {
+  function decodeInto(tree: StateTree) {
+    return new NmeaDecoder({ label: 'test', sink: treeSink(tree), log: silent })
+  }
+
+  it('keeps each vessel its own static data when two messages with one sequence id arrive A1, A2, B2, B1', () => {
+    const tree = new StateTree({ mmsi: '230099999' })
+    const d = decodeInto(tree)
+    const [a1, a2] = staticFragments(ALPHA, 7)
+    const [b1, b2] = staticFragments(BRAVO, 7)
+    for (const line of [a1!, a2!, b2!, b1!]) d.line(line)
+    d.flush()
+    // B2 has no first fragment before it and B1 no second after it: neither reaches the tree.
+    expect(vesselStatics(tree)).toEqual({ '227000001': shown(ALPHA) })
+    expect(JSON.stringify(tree.get(parseDotPath('vessels')))).not.toMatch(/BRAVO|FBBB2|KEROMAN/)
+    expect(d.counters).toMatchObject({ lines: 4, deltas: 1, fragmentsDropped: 1 })
+  })
+
+  it('gives both vessels their own static data when the messages arrive in order A1, A2, B1, B2', () => {
+    const tree = new StateTree({ mmsi: '230099999' })
+    const d = decodeInto(tree)
+    const [a1, a2] = staticFragments(ALPHA, 7)
+    const [b1, b2] = staticFragments(BRAVO, 7)
+    for (const line of [a1!, a2!, b1!, b2!]) d.line(line)
+    d.flush()
+    expect(vesselStatics(tree)).toEqual({
+      '227000001': shown(ALPHA),
+      '227000002': shown(BRAVO),
+    })
+    expect(d.counters).toMatchObject({ deltas: 2, fragmentsDropped: 0 })
+  })
+
+  it('drops and counts a lone second fragment instead of joining it to the last message', () => {
+    const tree = new StateTree({ mmsi: '230099999' })
+    const d = decodeInto(tree)
+    const [a1, a2] = staticFragments(ALPHA, 7)
+    const [, b2] = staticFragments(BRAVO, 7)
+    for (const line of [a1!, a2!, b2!]) d.line(line)
+    d.flush()
+    expect(vesselStatics(tree)).toEqual({ '227000001': shown(ALPHA) })
+    expect(d.counters).toMatchObject({ lines: 3, deltas: 1, fragmentsDropped: 1 })
+  })
+
+  it('joins interleaved messages whose sequence ids differ (A1, B1, A2, B2)', () => {
+    const tree = new StateTree({ mmsi: '230099999' })
+    const d = decodeInto(tree)
+    const [a1, a2] = staticFragments(ALPHA, 3)
+    const [b1, b2] = staticFragments(BRAVO, 4)
+    for (const line of [a1!, b1!, a2!, b2!]) d.line(line)
+    d.flush()
+    expect(vesselStatics(tree)).toEqual({
+      '227000001': shown(ALPHA),
+      '227000002': shown(BRAVO),
+    })
+    expect(d.counters.fragmentsDropped).toBe(0)
+  })
+
+  it('joins fragments that come behind NMEA 0183 v4 tag blocks', () => {
+    const tree = new StateTree({ mmsi: '230099999' })
+    const d = decodeInto(tree)
+    const [a1, a2] = staticFragments(ALPHA, 7)
+    const tag = (body: string) => `\\${body}*${checksum(body)}\\`
+    d.line(`${tag('g:1-2-42,s:rx1,c:1700000000')}${a1}`)
+    d.line(`${tag('g:2-2-42')}${a2}`)
+    d.flush()
+    expect(vesselStatics(tree)).toEqual({ '227000001': shown(ALPHA) })
+    expect(d.counters).toMatchObject({ deltas: 1, fragmentsDropped: 0 })
+  })
+
+  it('drops and counts a set still incomplete 5 s after its first fragment', () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const tree = new StateTree({ mmsi: '230099999' })
+    const d = decodeInto(tree)
+    const [a1, a2] = staticFragments(ALPHA, 7)
+    d.line(a1!)
+    vi.advanceTimersByTime(5_001)
+    d.line(a2!)
+    d.flush()
+    expect(vesselStatics(tree)).toEqual({})
+    expect(d.counters).toMatchObject({ deltas: 0, fragmentsDropped: 2 })
   })
 })

@@ -5,8 +5,16 @@ import type { JsonObject } from '../../src/core/json.js'
 import { parseDotPath } from '../../src/core/path.js'
 import { StateTree } from '../../src/core/state-tree.js'
 import { startUdpProvider, type UdpProvider } from '../../src/ingest/udp-provider.js'
-import { applyDelta, type Delta } from '../../src/signalk/delta.js'
-import { silent, until } from './support.js'
+import {
+  ALPHA,
+  BRAVO,
+  shown,
+  silent,
+  staticFragments,
+  treeSink,
+  until,
+  vesselStatics,
+} from './support.js'
 
 let provider: UdpProvider | undefined
 const sender = createSocket('udp4')
@@ -29,7 +37,7 @@ describe('UDP provider', () => {
       port: 0,
       address: '127.0.0.1',
       log: silent,
-      sink: (d) => void applyDelta(tree, d as Delta),
+      sink: treeSink(tree),
     })
     const depth = sentence('SDDPT', ['8.4', '0.5', ''])
     const temp = sentence('YXMTW', ['15.0', 'C'])
@@ -51,6 +59,25 @@ describe('UDP provider', () => {
       depth: { belowTransducer: { value: 8.4, $source: `udp-${provider.port}.SD` } },
       water: { temperature: { value: 288.15 } },
     })
+  })
+
+  it('keeps each vessel its own static data when AIS fragments with one sequence id come A1, A2, B2, B1', async () => {
+    const tree = new StateTree({ mmsi: '230099999' })
+    provider = await startUdpProvider({
+      port: 0,
+      address: '127.0.0.1',
+      log: silent,
+      sink: treeSink(tree),
+    })
+    const [a1, a2] = staticFragments(ALPHA, 7)
+    const [b1, b2] = staticFragments(BRAVO, 7)
+    // One fragment per datagram, as AIS receivers send them.
+    for (const line of [a1!, a2!, b2!, b1!]) await send(provider.port, `${line}\r\n`)
+    await until(() => provider!.counters.lines === 4)
+    expect(vesselStatics(tree)).toEqual({
+      '227000001': shown(ALPHA),
+    })
+    expect(provider.counters).toMatchObject({ deltas: 1, fragmentsDropped: 1 })
   })
 
   it('rejects when it cannot bind, so the CLI can say why', async () => {

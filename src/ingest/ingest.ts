@@ -1,9 +1,11 @@
 /**
  * Starts the NMEA 0183 providers a configuration asks for (SPEC §7), several
  * at once, all writing to one tree through `applyDelta`: TCP gateways, a UDP
- * listener, a log replay, and the demo voyage when nothing else is set.
+ * listener (on the server's `--host` when it names one address), a log
+ * replay, and the demo voyage when nothing else is set.
  */
 import { existsSync } from 'node:fs'
+import { isIPv6 } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import type { StateTree } from '../core/state-tree.js'
@@ -32,6 +34,11 @@ export interface IngestConfig {
   loop: boolean
   /** UDP port to listen on. */
   nmeaUdp?: number
+  /**
+   * The address the server listens on (the CLI's `--host`); the UDP socket
+   * binds it too (see {@link udpBindAddress}). Default: every IPv4 interface.
+   */
+  host?: string
   /** TCP gateways, `HOST:PORT` each. */
   nmeaTcp: readonly string[]
 }
@@ -74,7 +81,8 @@ export async function startIngest(
       providers.push(startTcpProvider({ host, port, sink, log }))
     }
     if (config.nmeaUdp !== undefined) {
-      providers.push(await startUdpProvider({ port: config.nmeaUdp, sink, log }))
+      const address = udpBindAddress(config.host)
+      providers.push(await startUdpProvider({ port: config.nmeaUdp, address, sink, log }))
     }
   } catch (err) {
     await Promise.all(providers.map((p) => p.close()))
@@ -108,4 +116,18 @@ export async function startIngest(
       await Promise.all(providers.map((p) => p.close()))
     },
   }
+}
+
+/**
+ * Where the NMEA UDP socket binds for the server's `--host`: that address
+ * when it is a specific one (IPv4, or IPv6 such as `::1` on a `udp6`
+ * socket); `0.0.0.0` for the wildcards `::` and `0.0.0.0` or no host, since
+ * instruments broadcast over IPv4. A host name is bound as given (resolved
+ * to IPv4).
+ */
+export function udpBindAddress(host: string | undefined): string {
+  if (host === undefined || host === '' || host === '0.0.0.0') return '0.0.0.0'
+  // `::`, `::0`, `0:0:0:0:0:0:0:0`: the IPv6 wildcard.
+  if (isIPv6(host) && /^[0:]+$/.test(host)) return '0.0.0.0'
+  return host
 }

@@ -11,6 +11,7 @@
 import { Parser } from '@signalk/nmea0183-signalk'
 import type { Logger } from 'pino'
 import type { Delta } from '../signalk/delta.js'
+import { AisFragments } from './ais-fragments.js'
 import type { LineHandler } from './line-splitter.js'
 
 /** Where decoded deltas go. It may throw to refuse one (counted as `rejected`). */
@@ -22,7 +23,7 @@ export interface IngestCounters {
   lines: number
   /** Deltas handed to the sink and accepted. */
   deltas: number
-  /** Known sentences that carried nothing to apply (a first AIS fragment, a void fix). */
+  /** Known sentences that carried nothing to apply (the first fragments of an AIS message, a void fix). */
   empty: number
   /** Lines whose `*hh` checksum does not match. */
   badChecksum: number
@@ -34,13 +35,25 @@ export interface IngestCounters {
   overlong: number
   /** Deltas the sink refused. */
   rejected: number
+  /**
+   * Fragments of multi-sentence AIS messages dropped unparsed: out of order,
+   * without the rest of their set, or left incomplete (see {@link AisFragments}).
+   */
+  fragmentsDropped: number
 }
 
 /** Most updates in one batch handed to the sink (see {@link NmeaDecoder.flush}). */
 const MAX_BATCH_UPDATES = 500
 
 /** The problems among {@link IngestCounters}, in the order they are logged. */
-const PROBLEMS = ['badChecksum', 'malformed', 'unknown', 'overlong', 'rejected'] as const
+const PROBLEMS = [
+  'badChecksum',
+  'malformed',
+  'unknown',
+  'overlong',
+  'rejected',
+  'fragmentsDropped',
+] as const
 type Problem = (typeof PROBLEMS)[number]
 
 /** Options of {@link NmeaDecoder}. */
@@ -67,9 +80,14 @@ export class NmeaDecoder implements LineHandler {
     unknown: 0,
     overlong: 0,
     rejected: 0,
+    fragmentsDropped: 0,
   }
-  // One parser per provider: its session joins multi-sentence AIS messages of that stream only.
+  // One parser per provider: its session joins multi-sentence AIS messages of that stream only,
+  // and the reassembler in front of it hands it only whole sets in order.
   private readonly parser = new Parser({ validateChecksum: true })
+  private readonly fragments = new AisFragments({
+    onDrop: (line) => this.bad('fragmentsDropped', line),
+  })
   private readonly sink: DeltaSink
   private readonly log: Logger
   private readonly restamp: boolean
@@ -88,9 +106,19 @@ export class NmeaDecoder implements LineHandler {
     this.reportEveryMs = options.reportEveryMs ?? 10_000
   }
 
-  /** Decodes one line; its delta goes to the sink at the next {@link flush}. */
+  /**
+   * Decodes one line; its delta goes to the sink at the next {@link flush}.
+   * A fragment of a multi-sentence AIS message is held until its set is
+   * complete, then the set is decoded in order.
+   */
   line(line: string): void {
     this.counters.lines++
+    const set = this.fragments.accept(line)
+    if (set === null) this.decode(line)
+    else for (const fragment of set) this.decode(fragment)
+  }
+
+  private decode(line: string): void {
     let delta: Delta | null
     try {
       delta = this.parser.parse(line) as Delta | null
@@ -127,8 +155,10 @@ export class NmeaDecoder implements LineHandler {
    * and one revision per context for a whole TCP read or UDP datagram.
    * Providers call it after each chunk. When the sink refuses a batch, each
    * of its deltas is tried alone so only the bad ones are counted and lost.
+   * AIS fragment sets open too long are dropped here too.
    */
   flush(): void {
+    this.fragments.expire()
     if (this.pending.size === 0) return
     const batches = this.pending
     this.pending = new Map()

@@ -4,7 +4,7 @@
  * one or more whole sentences; its last line needs no line ending.
  */
 import { createSocket } from 'node:dgram'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, isIPv6 } from 'node:net'
 import type { Logger } from 'pino'
 import { LineSplitter } from './line-splitter.js'
 import { type DeltaSink, NmeaDecoder } from './nmea-decoder.js'
@@ -14,7 +14,11 @@ import { labelOf, type Provider } from './provider.js'
 export interface UdpProviderOptions {
   /** Port to listen on; 0 picks a free one (tests). */
   port: number
-  /** Address to bind. Default `0.0.0.0` (every IPv4 interface, where NMEA broadcasts arrive). */
+  /**
+   * Address to bind: an IPv6 address gets a `udp6` socket, anything else a
+   * `udp4` one. Default `0.0.0.0` (every IPv4 interface, where NMEA
+   * broadcasts arrive).
+   */
   address?: string
   sink: DeltaSink
   log: Logger
@@ -22,15 +26,16 @@ export interface UdpProviderOptions {
   maxLineLength?: number
 }
 
-/** A listening UDP provider; `port` is the bound one. */
+/** A listening UDP provider; `address` and `port` are the bound ones. */
 export interface UdpProvider extends Provider {
+  readonly address: string
   readonly port: number
 }
 
 /** Binds the UDP socket; resolves once it listens, rejects when it cannot bind. */
 export async function startUdpProvider(options: UdpProviderOptions): Promise<UdpProvider> {
   const address = options.address ?? '0.0.0.0'
-  const socket = createSocket({ type: 'udp4', reuseAddr: true })
+  const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', reuseAddr: true })
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject)
     socket.bind(options.port, address, () => {
@@ -38,7 +43,8 @@ export async function startUdpProvider(options: UdpProviderOptions): Promise<Udp
       resolve()
     })
   })
-  const { port } = socket.address() as AddressInfo
+  const bound = socket.address() as AddressInfo
+  const port = bound.port
   const label = labelOf('udp', String(options.port === 0 ? port : options.port))
   const log = options.log.child({ provider: label })
   const decoder = new NmeaDecoder({ label, sink: options.sink, log })
@@ -49,11 +55,13 @@ export async function startUdpProvider(options: UdpProviderOptions): Promise<Udp
     decoder.flush()
   })
   socket.on('error', (err) => log.warn({ err: err.message }, `NMEA 0183 UDP: ${err.message}`))
-  log.info({ address, port }, `NMEA 0183 over UDP on ${address}:${port}`)
+  const where = bound.family === 'IPv6' ? `[${bound.address}]:${port}` : `${bound.address}:${port}`
+  log.info({ address: bound.address, port }, `NMEA 0183 over UDP on ${where}`)
 
   return {
     kind: 'udp',
     label,
+    address: bound.address,
     port,
     counters: decoder.counters,
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
