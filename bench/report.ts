@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { BENCH_DIR } from './lib/spawn.js'
+import type { Goal } from './scenarios.js'
 
 /** One figure set: one scenario on one server. */
 export interface Row {
@@ -42,6 +43,36 @@ const COLUMNS: Record<string, [string, string][]> = {
     ['rssAfterMB', 'RSS after MB'],
     ['connectMs', 'connect ms'],
   ],
+  'idle-limit': [
+    ['clients', 'streams'],
+    ['connectFailures', 'connect errors'],
+    ['connectMs', 'connect ms'],
+    ['listenOverflows', 'listen overflows'],
+    ['syncookiesSent', 'SYN cookies'],
+    ['serverFds', 'server fds'],
+    ['kibPerStream', 'KiB/stream'],
+    ['rssBeforeMB', 'RSS before MB'],
+    ['rssAfterMB', 'RSS after MB'],
+    ['delivered', 'change delivered'],
+    ['p50', 'p50 ms'],
+    ['p99', 'p99 ms'],
+    ['max', 'max ms'],
+  ],
+  storm: [
+    ['clients', 'clients'],
+    ['changesAway', 'changes away'],
+    ['writesPerSec', 'writes/s'],
+    ['allExactMs', 'all exact ms'],
+    ['exactP50', 'exact p50 ms'],
+    ['exactP99', 'exact p99 ms'],
+    ['oneCatchUp', 'one catch-up patch'],
+    ['resets', 'resets'],
+    ['reconnectFailures', 'reconnect errors'],
+    ['loopMaxMs', 'server loop stall max ms'],
+    ['serverCpuS', 'server CPU s'],
+    ['catchUpBytes', 'catch-up bytes'],
+    ['listenOverflows', 'listen overflows'],
+  ],
   rest: [
     ['getRps', 'GET req/s'],
     ['getP99', 'GET p99 ms'],
@@ -56,7 +87,26 @@ const COLUMNS: Record<string, [string, string][]> = {
 const HEADLINE: Record<string, string[]> = {
   stream: ['eventsPerSec', 'p99', 'cpuUsPerEvent'],
   idle: ['kibPerStream'],
+  'idle-limit': ['kibPerStream', 'p99'],
   rest: ['getRps', 'condRps'],
+}
+
+/** How a scenario kind measures, printed under its title so a table reads on its own. */
+const METHOD: Record<string, string> = {
+  'idle-limit':
+    'Streams from several worker processes, each bound to its own 127.0.0.x, connects paced (rate and in-flight bounded). ' +
+    'KiB/stream = (server RSS after the streams opened − before) ÷ streams, both after a full GC. ' +
+    'Then one PATCH carrying its send time (CLOCK_MONOTONIC, one clock for every process): p50/p99/max over every stream of ' +
+    'its read time − send time. listen overflows, SYN cookies: the kernel dropped a connection on a full accept queue, or its SYN queue was full ' +
+    '(what a SYN flood looks like; counted machine-wide over the connects); 0 is right.',
+  storm:
+    'Clients fold snapshot, catch-up and patches with RFC 7396 (the bench’s own code) and are checked against a GET. ' +
+    'They disconnect, the writes land (PATCHes of the same path, as fast as answered), then all reconnect in one loop with Last-Event-ID. ' +
+    'all exact ms: from the first reconnect to the last client whose state equals a GET taken after the writes. ' +
+    'one catch-up patch: clients that got exactly one data event (no `data: null` reset) before being exact. ' +
+    'server loop stall: longest event-loop delay inside the server during the burst (monitorEventLoopDelay); server CPU s: its CPU time over the burst. ' +
+    'listen overflows: reconnects the kernel dropped on the full accept queue (backlog 511) while the loop stalled; each then waits for a TCP ' +
+    'retransmit (after 1 s, then doubling), and those waits then dominate all exact ms.',
 }
 
 /** The machine line: cores, CPU model, node version, date. */
@@ -66,13 +116,19 @@ export function machineLine(): string {
 }
 
 /** Markdown tables of `rows`, one per scenario, then the ratios. */
-export function toMarkdown(rows: Row[], kindOf: (scenario: string) => string): string {
+export function toMarkdown(
+  rows: Row[],
+  kindOf: (scenario: string) => string,
+  goalsOf: (scenario: string) => Goal[] = () => [],
+): string {
   const out: string[] = []
   const scenarios = [...new Set(rows.map((r) => r.scenario))]
   for (const id of scenarios) {
     const group = rows.filter((r) => r.scenario === id)
     const kind = kindOf(id)
     out.push(`### (${id}) ${group[0]!.title}`, '')
+    const method = METHOD[kind]
+    if (method) out.push(method, '')
     const columns = COLUMNS[kind]
     if (!columns) {
       for (const r of group) {
@@ -95,6 +151,8 @@ export function toMarkdown(rows: Row[], kindOf: (scenario: string) => string): s
     }
     const ratios = ratioLines(group, HEADLINE[kind] ?? [])
     if (ratios.length > 0) out.push('', ...ratios)
+    const goals = goalLines(group, goalsOf(id))
+    if (goals.length > 0) out.push('', ...goals)
     out.push('')
   }
   return out.join('\n')
@@ -134,6 +192,19 @@ export function ratios(group: Row[], keys: string[]): Record<string, number> {
 
 function ratioLines(group: Row[], keys: string[]): string[] {
   return Object.entries(ratios(group, keys)).map(([name, value]) => `- ${name}: **${value}×**`)
+}
+
+/** Each goal against each keelson row: the figure and whether it is met. */
+function goalLines(group: Row[], goals: Goal[]): string[] {
+  const out: string[] = []
+  for (const goal of goals) {
+    for (const r of group.filter((x) => x.role === 'keelson' && !x.skipped && !x.error)) {
+      const x = r.metrics[goal.figure]
+      const met = x !== undefined && !Number.isNaN(x) && x <= goal.max
+      out.push(`- goal ${goal.label}: ${r.target} ${fmt(x)} → **${met ? 'met' : 'not met'}**`)
+    }
+  }
+  return out
 }
 
 function note(r: Row): string | undefined {

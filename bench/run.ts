@@ -6,13 +6,16 @@
  * full run (or `--write`) bench/RESULTS.md and bench/results.json.
  */
 import { existsSync, mkdirSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { runIdleLimit } from './idle-limit.js'
 import { BENCH_DIR } from './lib/spawn.js'
 import { machineLine, type Row, ratiosByScenario, toMarkdown, writeOutputs } from './report.js'
 import { runIdle, runRest, runStream } from './runners.js'
 import { picked, type Scenario, scenarios } from './scenarios.js'
-import { TARGETS } from './targets.js'
+import { runStorm } from './storm.js'
+import { TARGETS, type Target } from './targets.js'
 
 const { values } = parseArgs({
   options: {
@@ -33,6 +36,7 @@ const suite = scenarios(values.quick).filter((s) => picked(s.id, only))
 const targets = TARGETS.filter((t) => !targetIds || targetIds.includes(t.id))
 const rows: Row[] = []
 const started = Date.now()
+const loadAtStart = loadavg()[0]!
 console.error(`keelson bench: ${machineLine()}${values.quick ? ' (quick)' : ''}`)
 
 for (const scenario of suite) {
@@ -49,18 +53,18 @@ for (const scenario of suite) {
       role: target.role,
       transport: scenario.kind === 'rest' ? 'http' : target.transport,
     }
+    if ('targets' in scenario && !scenario.targets.includes(target.id)) {
+      const why = scenario.kind === 'storm' ? scenario.skips[target.id] : undefined
+      if (why) rows.push({ ...base, skipped: why, metrics: {} })
+      continue
+    }
     if (target.skip) {
       rows.push({ ...base, skipped: target.skip, metrics: {} })
       continue
     }
     console.error(`(${scenario.id}) ${scenario.title}: ${target.id}…`)
     try {
-      const metrics =
-        scenario.kind === 'stream'
-          ? await runStream(target, scenario, cpuProf)
-          : scenario.kind === 'idle'
-            ? await runIdle(target, scenario)
-            : await runRest(target, scenario, cpuProf)
+      const metrics = await measure(target, scenario)
       rows.push({ ...base, metrics })
       console.error(`  ${JSON.stringify(metrics)}`)
     } catch (error) {
@@ -72,17 +76,39 @@ for (const scenario of suite) {
 
 const kinds = new Map(suite.map((s) => [s.id, s.kind]))
 const kindOf = (id: string) => kinds.get(id) ?? 'other'
+const goalsOf = (id: string) => {
+  const s = suite.find((x) => x.id === id)
+  return s && 'goals' in s ? s.goals : []
+}
 const seconds = Math.round((Date.now() - started) / 1000)
 const header = [
   `Machine: ${machineLine()}. Shared with other engineers' test runs, so figures are noisy.`,
   `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` (${seconds} s).`,
+  `Load average (1 min) at start ${loadAtStart.toFixed(1)}, at end ${loadavg()[0]!.toFixed(1)}: above 2 means other processes shared the 2 cores.`,
   '',
 ].join('\n')
-const markdown = header + toMarkdown(rows, kindOf)
+const markdown = header + toMarkdown(rows, kindOf, goalsOf)
 const byScenario = ratiosByScenario(rows, kindOf)
 const json = { machine: machineLine(), quick: values.quick, seconds, rows, ratios: byScenario }
 console.log(markdown)
 writeOutputs(markdown, json, values.write || (!values.quick && !only && !targetIds))
+
+function measure(target: Target, scenario: Scenario): Promise<Record<string, number>> {
+  switch (scenario.kind) {
+    case 'stream':
+      return runStream(target, scenario, cpuProf)
+    case 'idle':
+      return runIdle(target, scenario)
+    case 'idle-limit':
+      return runIdleLimit(target, scenario)
+    case 'storm':
+      return runStorm(target, scenario)
+    case 'rest':
+      return runRest(target, scenario, cpuProf)
+    case 'ingest':
+      throw new Error('ingest runs once, not per server')
+  }
+}
 
 async function runIngest(scenario: Scenario): Promise<Row> {
   const base = {

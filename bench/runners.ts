@@ -164,7 +164,7 @@ async function autocannon(config: RestConfig): Promise<Record<string, number>> {
 }
 
 /** The server's memory after a quiet moment and a full GC (SIGUSR2, see lib/gc-on-signal.ts). */
-async function settledSample(server: Running): Promise<ProcSample> {
+export async function settledSample(server: Running): Promise<ProcSample> {
   await settle(1000)
   server.child.proc.kill('SIGUSR2')
   await settle(500)

@@ -39,7 +39,66 @@ export interface IngestScenario {
   durationMs: number
 }
 
-export type Scenario = StreamScenario | IdleScenario | RestScenario | IngestScenario
+/**
+ * (g) As many idle SSE streams as one server process can hold under this
+ * machine's 20,000-file limit, opened by several worker processes from
+ * several 127.0.0.x source addresses, then one change to all of them:
+ * server RSS per stream and the change's delivery latency.
+ */
+export interface IdleLimitScenario {
+  kind: 'idle-limit'
+  id: string
+  title: string
+  clients: number
+  /** Load-generator processes; worker i binds its sockets to `127.0.0.${2 + i}`. */
+  workers: number
+  /** Connects started per second, all workers together. */
+  connectRate: number
+  /** Connects in flight per worker, at most (all workers: well under the listen backlog, 511). */
+  concurrency: number
+  /** Longest wait for the change on every stream, ms. */
+  deliveryTimeoutMs: number
+  /** Servers it runs on. */
+  targets: string[]
+  goals: Goal[]
+}
+
+/**
+ * (storm) N SSE clients on one path disconnect, `changes` writes land while
+ * they are away, then all reconnect at once with their `Last-Event-ID`: the
+ * time until every client holds exactly the server's state again.
+ */
+export interface StormScenario {
+  kind: 'storm'
+  id: string
+  title: string
+  clients: number
+  /** Writes made while the clients are away (each one revision; the history holds 10,000). */
+  changes: number
+  /** PATCHes unanswered at a time while writing. */
+  window: number
+  /** Longest wait for every client to be exact again, ms. */
+  exactTimeoutMs: number
+  targets: string[]
+  /** Servers shown as skipped, with why. */
+  skips: Record<string, string>
+  goals: Goal[]
+}
+
+/** A goal on one figure of keelson's rows, checked in the report: `figure` at most `max`. */
+export interface Goal {
+  figure: string
+  max: number
+  label: string
+}
+
+export type Scenario =
+  | StreamScenario
+  | IdleScenario
+  | RestScenario
+  | IngestScenario
+  | IdleLimitScenario
+  | StormScenario
 
 /** The suite; `quick` shrinks client counts and times for a smoke run. */
 export function scenarios(quick: boolean): Scenario[] {
@@ -70,7 +129,42 @@ export function scenarios(quick: boolean): Scenario[] {
       durationMs: quick ? 2000 : 5000,
     },
     { kind: 'ingest', id: 'f', title: 'NMEA 0183 ingest', durationMs: quick ? 2000 : 5000 },
+    idleLimit(quick ? 2000 : 19_000, quick ? 2 : 4),
+    storm(quick ? 200 : 1000, quick ? 2000 : 10_000),
   ]
+}
+
+function idleLimit(clients: number, workers: number): IdleLimitScenario {
+  return {
+    kind: 'idle-limit',
+    id: 'g',
+    title: `${clients.toLocaleString('en-US')} idle streams at the file limit, then one change`,
+    clients,
+    workers,
+    connectRate: 2500,
+    concurrency: 64,
+    deliveryTimeoutMs: 30_000,
+    targets: ['keelson-sse', 'ceiling'],
+    goals: [
+      { figure: 'kibPerStream', max: 6, label: '≤ 6 KiB per stream' },
+      { figure: 'p99', max: 500, label: 'p99 ≤ 500 ms' },
+    ],
+  }
+}
+
+function storm(clients: number, changes: number): StormScenario {
+  return {
+    kind: 'storm',
+    id: 'storm',
+    title: `reconnect storm: ${clients.toLocaleString('en-US')} SSE clients resume after ${changes.toLocaleString('en-US')} changes`,
+    clients,
+    changes,
+    window: 64,
+    exactTimeoutMs: 120_000,
+    targets: ['keelson-sse'],
+    skips: { ceiling: 'no resume: it ignores Last-Event-ID' },
+    goals: [],
+  }
 }
 
 /** Whether `id` is picked by an `--only` filter (`b` picks b1 and b2). */

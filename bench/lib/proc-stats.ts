@@ -1,8 +1,9 @@
 /**
  * CPU time and memory of a process from Linux /proc: `stat` gives utime and
- * stime in clock ticks, `status` gives VmRSS and VmHWM (peak RSS).
+ * stime in clock ticks, `status` gives VmRSS and VmHWM (peak RSS), `fd` and
+ * `limits` its open files and how many it may open.
  */
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 /** Clock ticks per second of /proc/<pid>/stat; 100 on every Linux we run on. */
 const CLK_TCK = 100
@@ -42,6 +43,27 @@ export function sampleProc(pid: number): ProcSample | undefined {
 export function cpuPercent(from: ProcSample, to: ProcSample): number {
   const wall = (to.at - from.at) / 1000
   return wall > 0 ? ((to.cpu - from.cpu) / wall) * 100 : 0
+}
+
+/** Files (sockets included) `pid` holds open now; NaN once it is gone. */
+export function openFiles(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** The soft limit of open files of `pid` (`ulimit -n` as it runs); NaN when unknown. */
+export function fileLimit(pid: number): number {
+  try {
+    const line = readFileSync(`/proc/${pid}/limits`, 'latin1')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'))
+    return Number(line?.split(/\s+/)[3])
+  } catch {
+    return Number.NaN
+  }
 }
 
 function kib(status: string, key: string): number {

@@ -3,7 +3,9 @@
  * Over HTTP it pipelines `PATCH` requests on one keep-alive socket (keelson
  * and the ceiling); over WebSocket it sends Signal K deltas (signalk-server,
  * keelson's Signal K stream). A 1 ms timer sends whatever is due, so the rate
- * holds even when a tick is late.
+ * holds even when a tick is late. Over HTTP it can also send one change now
+ * ({@link Injector.send}, scenario g) or a burst as fast as the server
+ * answers ({@link Injector.burst}, the storm).
  */
 import { connect, type Socket } from 'node:net'
 import { WebSocket } from 'ws'
@@ -30,6 +32,8 @@ interface Sink {
   send(path: string, value: number): void
   result(): { acked: number; failed: number }
   close(): void
+  /** Called after each read that held answers (HTTP only). */
+  onAnswer?: () => void
 }
 
 /** Opens the injector's connection. */
@@ -66,6 +70,58 @@ export class Injector {
     })
   }
 
+  /**
+   * Sends `count` changes as fast as the server answers them, with at most
+   * `window` unanswered at a time (HTTP only: a WebSocket send is never
+   * answered). Resolves once all are answered.
+   */
+  burst(count: number, window: number): Promise<InjectResult> {
+    return new Promise((resolve) => {
+      const answered = () => {
+        const r = this.sink.result()
+        return r.acked + r.failed
+      }
+      const base = answered()
+      const t0 = performance.now()
+      let sent = 0
+      const pump = () => {
+        const done = answered() - base
+        for (; sent < count && sent - done < window; sent++) {
+          this.sink.send(PATHS[sent % PATHS.length]!, this.clock.now())
+        }
+        if (done < count) return
+        this.sink.onAnswer = undefined
+        resolve({ sent, ...this.sink.result(), startedAt: t0, elapsedMs: performance.now() - t0 })
+      }
+      this.sink.onAnswer = pump
+      pump()
+    })
+  }
+
+  /** Sends one change now: `path` (a dot path of the self vessel) set to `value`. */
+  send(path: string, value: number): void {
+    this.sink.send(path, value)
+  }
+
+  /** Resolves once `count` requests in all were answered (HTTP only), false after `timeoutMs`. */
+  answered(count: number, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const r = this.sink.result()
+        if (r.acked + r.failed < count) return
+        clearTimeout(timer)
+        this.sink.onAnswer = undefined
+        resolve(true)
+      }
+      const timer = setTimeout(() => {
+        this.sink.onAnswer = undefined
+        resolve(false)
+      }, timeoutMs)
+      this.sink.onAnswer = check
+      check()
+    })
+  }
+
   /** The acknowledgements so far. */
   result(): { acked: number; failed: number } {
     return this.sink.result()
@@ -92,20 +148,20 @@ function httpSink(port: number, path: string): Promise<Sink> {
         at = text.indexOf('HTTP/1.1 ', at + 10)
       }
       tail = at >= 0 ? text.slice(at) : text.slice(-8)
+      sink.onAnswer?.()
     })
+    const sink: Sink = {
+      send(p, value) {
+        const body = vesselPatch(p, value)
+        socket.write(
+          `PATCH ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/merge-patch+json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        )
+      },
+      result: () => ({ acked, failed }),
+      close: () => socket.destroy(),
+    }
     socket.on('error', reject)
-    socket.on('connect', () =>
-      resolve({
-        send(p, value) {
-          const body = vesselPatch(p, value)
-          socket.write(
-            `PATCH ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/merge-patch+json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-          )
-        },
-        result: () => ({ acked, failed }),
-        close: () => socket.destroy(),
-      }),
-    )
+    socket.on('connect', () => resolve(sink))
   })
 }
 

@@ -4,14 +4,16 @@
  */
 import { createServer } from 'node:http'
 import '../lib/gc-on-signal.js'
+import '../lib/loop-delay.js'
 import type { AddressInfo } from 'node:net'
 import { createApp } from '../../src/app.js'
-import type { Json } from '../../src/core/json.js'
-import { pathOf } from '../../src/core/path.js'
+import type { JsonObject } from '../../src/core/json.js'
 import { seedPatch } from '../load/changes.js'
 
 const keelson = createApp({ keepAliveMs: 15_000 })
-keelson.tree.patch(pathOf(['vessels', keelson.tree.selfKey]), seedPatch() as Json)
+// A root-level merge patch: StateTree.apply is the one write entry of the tree before and after
+// the write-port change (src/core/write-port.ts).
+keelson.tree.apply({ vessels: { [keelson.tree.selfKey]: seedPatch() } } as JsonObject)
 const server = createServer(keelson.app)
 keelson.attach(server)
 server.listen(0, '127.0.0.1', () => {
