@@ -11,16 +11,18 @@ import { Errors, KeelsonError } from './core/errors.js'
 import { Hub } from './core/hub.js'
 import { Scheduler } from './core/scheduler.js'
 import { SIGNALK_VERSION, StateTree } from './core/state-tree.js'
+import { WritePort } from './core/write-port.js'
 import { createApiFastPath } from './http/fast-path.js'
-import { cors } from './http/guard.js'
+import { checkWriteAllowed, cors } from './http/guard.js'
 import { createMetrics, type Metrics } from './http/metrics.js'
-import { problemHandler } from './http/problem.js'
+import { answerError, problemHandler } from './http/problem.js'
 import { createApi, createApiRouter } from './http/rest.js'
-import { SseTransport } from './http/sse.js'
+import { behindStream, SseTransport } from './http/sse.js'
 import { DEFAULTS, type KeelsonOptions } from './options.js'
 import { metaRoute } from './signalk/meta.js'
 import { webappsRouter } from './signalk/webapps.js'
-import { SignalKStream } from './signalk/ws-transport.js'
+import { abortUpgrade, NO_ENDPOINT, SignalKStream } from './signalk/ws-transport.js'
+import { Streams } from './stream/streams.js'
 import { VERSION } from './version.js'
 
 /** The live instrument display served at `/` (SPEC §10): EventSource + RFC 7396 fold. */
@@ -35,14 +37,21 @@ export interface Keelson {
    */
   readonly app: RequestListener
   readonly tree: StateTree
+  /** The one entrance of every write (src/core/write-port.ts). */
+  readonly writes: WritePort
   readonly hub: Hub
+  /** Every open stream connection, whatever its protocol, with their shared timers. */
+  readonly streams: Streams
   readonly sse: SseTransport
   /** The Signal K WebSocket stream (`/signalk/v1/stream`). */
   readonly signalk: SignalKStream
   /** Prometheus metrics of this app (`/metrics`); stream transports join with `addTransport`. */
   readonly metrics: Metrics
   readonly log: Logger
-  /** Hooks the server's WebSocket upgrades (call once, after `http.createServer(app)`). */
+  /**
+   * Hooks the server's WebSocket upgrades and its malformed-request and
+   * `Expect: 100-continue` handling (call once, after `http.createServer(app)`).
+   */
   attach(server: Server): void
   /**
    * Ends every stream and stops every timer. Call it before `server.close()`:
@@ -56,22 +65,38 @@ export interface Keelson {
 export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   const opts: KeelsonOptions = { ...DEFAULTS, ...options }
   const log = opts.logger ?? pino({ level: 'silent' })
+  const reportError = (err: unknown): void => log.error({ err }, 'a subscriber failed; contained')
   const tree = new StateTree({
     epoch: opts.epoch,
     mmsi: opts.mmsi,
     uuid: opts.uuid,
     historySize: opts.historySize,
+    historyBytes: opts.historyBytes,
+    onListenerError: reportError,
   })
-  const hub = new Hub(tree)
+  const writes = new WritePort(tree, { maxDepth: opts.maxDepth, log })
+  const hub = new Hub(tree, { onError: reportError })
   const scheduler = new Scheduler()
-  const sse = new SseTransport(tree, hub, scheduler, opts, log)
+  const streams = new Streams(tree, hub, scheduler, opts, log)
+  const sse = new SseTransport(streams, opts)
   const metrics = createMetrics(tree, hub)
   metrics.addTransport('sse', sse)
-  const signalk = new SignalKStream(tree, hub, scheduler, opts, log)
+  const policy = { corsOrigins: opts.corsOrigins, hostNames: opts.hostNames }
+  const signalk = new SignalKStream(streams, writes, {
+    maxBodyBytes: opts.maxBodyBytes,
+    writeRefusal: (req) => {
+      try {
+        checkWriteAllowed(req, policy)
+        return undefined
+      } catch (err) {
+        if (err instanceof KeelsonError) return err
+        throw err
+      }
+    },
+  })
   metrics.addTransport('ws', signalk)
-  const policy = { corsOrigins: opts.corsOrigins }
 
-  const api = createApi(tree, sse, opts, policy)
+  const api = createApi(writes, sse, opts, policy)
   const app = express()
   app.disable('x-powered-by')
   app.disable('etag')
@@ -91,10 +116,10 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
       server: { id: 'keelson', version: VERSION },
     })
   })
-  app.use('/signalk/v1/api', metaRoute(tree))
+  app.use('/signalk/v1/api', metaRoute(tree, opts.maxDepth))
   app.use('/signalk/v1/api', createApiRouter(api))
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', revision: tree.rev, streams: sse.size })
+    res.json({ status: 'ok', revision: tree.rev, streams: streams.size })
   })
   app.get('/metrics', metrics.handler)
   app.get('/', (_req, res) => {
@@ -109,23 +134,39 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
 
   return {
     app: (req, res) => {
-      if (!fastPath(req, res)) app(req, res)
+      // A request pipelined behind an open stream could never be answered: it is not executed.
+      if (behindStream(req)) return
+      try {
+        if (!fastPath(req, res)) app(req, res)
+      } catch (err) {
+        answerError(err, req, res, log)
+      }
     },
     tree,
+    writes,
     hub,
+    streams,
     sse,
     signalk,
     metrics,
     log,
     attach(server) {
       server.on('upgrade', (req, socket, head) => {
-        if (signalk.handleUpgrade(req, socket, head)) return
-        // No WebSocket endpoint matched: answer with a real HTTP status, as ws's abortHandshake does.
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+        // Nothing a request holds may throw out of this listener: node would crash the process.
+        try {
+          if (signalk.handleUpgrade(req, socket, head)) return
+          abortUpgrade(socket, NO_ENDPOINT(req.url ?? ''))
+        } catch (err) {
+          log.error({ err }, 'websocket upgrade failed')
+          abortUpgrade(
+            socket,
+            err instanceof KeelsonError ? err : new KeelsonError(Errors.INTERNAL),
+          )
+        }
       })
     },
     close() {
-      sse.close()
+      streams.close()
       signalk.close()
       scheduler.close()
       metrics.close()

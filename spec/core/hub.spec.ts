@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { Hub, type ScopedUpdate, type Subscriber } from '../../src/core/hub.js'
 import { parseUrlPath } from '../../src/core/path.js'
 import { StateTree } from '../../src/core/state-tree.js'
+import { WritePort } from '../../src/core/write-port.js'
 
 function recorder(): Subscriber & { updates: ScopedUpdate[] } {
   const updates: ScopedUpdate[] = []
@@ -18,7 +19,9 @@ describe('Hub', () => {
     hub.subscribe(parseUrlPath('/vessels/self/navigation', tree.selfKey), nav)
     hub.subscribe(parseUrlPath('/vessels/self/environment', tree.selfKey), env)
     hub.subscribe(parseUrlPath('/'), root)
-    tree.patch(parseUrlPath('/vessels/self/navigation/sog', tree.selfKey), { value: 1 })
+    WritePort.of(tree).patch(parseUrlPath('/vessels/self/navigation/sog', tree.selfKey), {
+      value: 1,
+    })
     expect(nav.updates.map((u) => u.effect.patch)).toEqual([{ sog: { value: 1 } }])
     expect(env.updates).toHaveLength(0)
     expect(root.updates).toHaveLength(1)
@@ -33,7 +36,7 @@ describe('Hub', () => {
       return sub
     })
     const spy = vi.spyOn(hub as unknown as { collect: (...args: unknown[]) => void }, 'collect')
-    tree.patch(parseUrlPath('/unit7/value'), 1)
+    WritePort.of(tree).patch(parseUrlPath('/unit7/value'), 1)
     expect(subs.filter((s) => s.deliver.mock.calls.length > 0)).toEqual([subs[7]])
     // root, unit7, unit7/value: the walk follows the patch, not the 50 scopes.
     expect(spy.mock.calls.length).toBe(3)
@@ -48,7 +51,7 @@ describe('Hub', () => {
       hub.subscribe(parseUrlPath('/a'), {
         deliver: (u) => void frames.push(u.frame('test', build)),
       })
-    tree.patch(parseUrlPath('/a'), { b: 1 })
+    WritePort.of(tree).patch(parseUrlPath('/a'), { b: 1 })
     expect(build).toHaveBeenCalledTimes(1)
     expect(new Set(frames).size).toBe(1)
     expect(hub.scopes).toBe(1)
@@ -60,11 +63,11 @@ describe('Hub', () => {
     const hub = new Hub(tree)
     const sub = recorder()
     hub.subscribe(parseUrlPath('/vessels/*/navigation/position'), sub)
-    tree.patch(parseUrlPath('/vessels/urn:a/navigation'), {
+    WritePort.of(tree).patch(parseUrlPath('/vessels/urn:a/navigation'), {
       position: { value: { latitude: 1 } },
       sog: { value: 2 },
     })
-    tree.patch(parseUrlPath('/vessels/urn:a/navigation/sog'), { value: 3 })
+    WritePort.of(tree).patch(parseUrlPath('/vessels/urn:a/navigation/sog'), { value: 3 })
     expect(sub.updates.map((u) => u.effect.patch)).toEqual([
       { 'urn:a': { navigation: { position: { value: { latitude: 1 } } } } },
     ])
@@ -82,7 +85,7 @@ describe('Hub', () => {
     b.unsubscribe()
     expect(hub.scopes).toBe(0)
     expect(hub.subscribers).toBe(0)
-    tree.patch(parseUrlPath('/a'), { b: 1 })
+    WritePort.of(tree).patch(parseUrlPath('/a'), { b: 1 })
     expect(sub.updates).toHaveLength(0)
   })
 })

@@ -4,6 +4,7 @@ import { parseEventId } from '../../src/core/event-id.js'
 import type { JsonObject } from '../../src/core/json.js'
 import { parseUrlPath } from '../../src/core/path.js'
 import { StateTree } from '../../src/core/state-tree.js'
+import { WritePort } from '../../src/core/write-port.js'
 
 const at = (tree: StateTree, url: string) => parseUrlPath(url, tree.selfKey)
 
@@ -33,45 +34,52 @@ describe('StateTree', () => {
     const listener = vi.fn()
     tree.onChange(listener)
     expect(
-      tree.patch(at(tree, '/vessels/self/navigation'), { speedOverGround: { value: 1 } })?.rev,
+      WritePort.of(tree).patch(at(tree, '/vessels/self/navigation'), {
+        speedOverGround: { value: 1 },
+      })?.rev,
     ).toBe(1)
     expect(
-      tree.patch(at(tree, '/vessels/self/navigation'), { speedOverGround: { value: 1 } }),
+      WritePort.of(tree).patch(at(tree, '/vessels/self/navigation'), {
+        speedOverGround: { value: 1 },
+      }),
     ).toBeUndefined()
     expect(
-      tree.put(at(tree, '/vessels/self/navigation/speedOverGround'), { value: 1 }),
+      WritePort.of(tree).put(at(tree, '/vessels/self/navigation/speedOverGround'), { value: 1 }),
     ).toBeUndefined()
-    expect(tree.put(at(tree, '/vessels/self/navigation/speedOverGround'), { value: 2 })?.rev).toBe(
-      2,
-    )
+    expect(
+      WritePort.of(tree).put(at(tree, '/vessels/self/navigation/speedOverGround'), { value: 2 })
+        ?.rev,
+    ).toBe(2)
     expect(tree.rev).toBe(2)
     expect(listener).toHaveBeenCalledTimes(2)
   })
 
   it('replaces a subtree on put, removing members the new value lacks', () => {
     const tree = new StateTree()
-    tree.patch(at(tree, '/a'), { x: 1, y: { z: 2 } })
-    tree.put(at(tree, '/a'), { y: { w: 3 } })
+    WritePort.of(tree).patch(at(tree, '/a'), { x: 1, y: { z: 2 } })
+    WritePort.of(tree).put(at(tree, '/a'), { y: { w: 3 } })
     expect(tree.get(at(tree, '/a'))).toEqual({ y: { w: 3 } })
   })
 
   it('creates missing parents and replaces a primitive in the way', () => {
     const tree = new StateTree()
-    tree.put(at(tree, '/a'), 5)
-    tree.patch(at(tree, '/a/b/c'), { d: 1 })
+    WritePort.of(tree).put(at(tree, '/a'), 5)
+    WritePort.of(tree).patch(at(tree, '/a/b/c'), { d: 1 })
     expect(tree.get(at(tree, '/a'))).toEqual({ b: { c: { d: 1 } } })
   })
 
   it('refuses to delete a missing path and the root', () => {
     const tree = new StateTree()
-    expect(() => tree.delete(at(tree, '/nope'))).toThrow(KeelsonError)
-    expect(() => tree.delete(at(tree, '/'))).toThrow(KeelsonError)
+    expect(() => WritePort.of(tree).delete(at(tree, '/nope'))).toThrow(KeelsonError)
+    expect(() => WritePort.of(tree).delete(at(tree, '/'))).toThrow(KeelsonError)
   })
 
   it('refuses writes at a wildcard path and non-object roots', () => {
     const tree = new StateTree()
-    expect(() => tree.patch(at(tree, '/vessels/*'), { a: 1 })).toThrow(/name the keys/)
-    expect(() => tree.put(at(tree, '/'), 3)).toThrow(KeelsonError)
+    expect(() => WritePort.of(tree).patch(at(tree, '/vessels/*'), { a: 1 })).toThrow(
+      /name the keys/,
+    )
+    expect(() => WritePort.of(tree).put(at(tree, '/'), 3)).toThrow(KeelsonError)
   })
 
   it('refuses a patch with a forbidden key whole, applying nothing', () => {
@@ -101,20 +109,20 @@ describe('StateTree', () => {
 
   it('changes a subtree version when, and only when, that subtree changes', () => {
     const tree = new StateTree()
-    tree.patch(at(tree, '/a'), { b: { c: 1 }, d: { e: 1 } })
+    WritePort.of(tree).patch(at(tree, '/a'), { b: { c: 1 }, d: { e: 1 } })
     const b = () => tree.versionOf(tree.get(at(tree, '/a/b')) as JsonObject)
     const a = () => tree.versionOf(tree.get(at(tree, '/a')) as JsonObject)
     const [b1, a1] = [b(), a()]
-    tree.patch(at(tree, '/a/d'), { e: 2 })
+    WritePort.of(tree).patch(at(tree, '/a/d'), { e: 2 })
     expect(b()).toBe(b1)
     expect(a()).not.toBe(a1)
-    tree.patch(at(tree, '/a/b'), { c: 2 })
+    WritePort.of(tree).patch(at(tree, '/a/b'), { c: 2 })
     expect(b()).not.toBe(b1)
   })
 
   it('issues event ids that carry the epoch', () => {
     const tree = new StateTree({ epoch: 'abc' })
-    tree.patch(at(tree, '/a'), 1)
+    WritePort.of(tree).patch(at(tree, '/a'), 1)
     expect(tree.eventId).toBe('abc.1')
     expect(parseEventId(tree.eventId, 'abc')).toBe(1)
     expect(parseEventId(tree.eventId, 'other')).toBeUndefined()
@@ -123,7 +131,7 @@ describe('StateTree', () => {
 
   it('keeps a bounded history for resume', () => {
     const tree = new StateTree({ historySize: 3 })
-    for (let i = 1; i <= 5; i++) tree.patch(at(tree, '/n'), i)
+    for (let i = 1; i <= 5; i++) WritePort.of(tree).patch(at(tree, '/n'), i)
     expect(tree.history.since(2, 5)?.map((c) => c.rev)).toEqual([3, 4, 5])
     expect(tree.history.since(1, 5)).toBeUndefined()
     expect(tree.history.since(5, 5)).toEqual([])

@@ -58,7 +58,7 @@ describe('/metrics', () => {
   it('keeps a registry per app, so two apps in one process do not collide', async () => {
     const a = createApp()
     const b = createApp()
-    a.tree.patch(pathOf(['vessels', a.tree.selfKey]), { name: 'A' })
+    a.writes.patch(pathOf(['vessels', a.tree.selfKey]), { name: 'A' })
     expect(a.metrics.registry).not.toBe(b.metrics.registry)
     const text = await (await request(b.app).get('/metrics').expect(200)).text
     expect(sample(text, 'keelson_revision')).toBe(0)

@@ -300,8 +300,24 @@ describe('writes', () => {
         .set('Content-Type', 'application/json')
         .send(JSON.stringify({ s: 'x'.repeat(2000) })),
     ),
-    bad('nesting of 65 levels', 400, 'KEELSON_ERR_TOO_DEEP', (h) =>
-      h.patch(`${API}/a`).set('Content-Type', 'application/json').send(deep(65)),
+    bad(
+      'a write reaching 65 levels: one path segment and 64 levels of body',
+      400,
+      'KEELSON_ERR_TOO_DEEP',
+      (h) => h.patch(`${API}/a`).set('Content-Type', 'application/json').send(deep(64)),
+    ),
+    bad(
+      'a PUT reaching 65 levels: 60 path segments and 5 levels of body',
+      400,
+      'KEELSON_ERR_TOO_DEEP',
+      (h) =>
+        h
+          .put(`${API}${'/k'.repeat(60)}`)
+          .set('Content-Type', 'application/json')
+          .send(deep(5)),
+    ),
+    bad('a path of 65 segments', 400, 'KEELSON_ERR_TOO_DEEP', (h) =>
+      h.get(`${API}${'/k'.repeat(65)}`),
     ),
     bad('a __proto__ key in the body', 400, 'KEELSON_ERR_FORBIDDEN_KEY', (h) =>
       h
@@ -339,9 +355,15 @@ describe('writes', () => {
     },
   )
 
-  it('accepts nesting of exactly 64 levels', async () => {
+  it('accepts a write reaching exactly 64 levels from the root of the tree', async () => {
     const { http } = app()
-    await http.patch(`${API}/a`).set('Content-Type', 'application/json').send(deep(64)).expect(200)
+    await http.patch(`${API}/a`).set('Content-Type', 'application/json').send(deep(63)).expect(200)
+    await http
+      .put(`${API}${'/k'.repeat(60)}`)
+      .set('Content-Type', 'application/json')
+      .send(deep(4))
+      .expect(200)
+    await http.get(`${API}${'/k'.repeat(60)}/a/a/a`).expect(200)
   })
 
   it('accepts nulls inside arrays, which are values', async () => {

@@ -19,7 +19,7 @@ const WRITES = 400
 /** A client whose socket stops reading, and a flood of big values on one path. */
 async function stallAndFlood(stallTimeoutMs: number): Promise<Socket> {
   vi.useFakeTimers({
-    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'],
   })
   running = await start({ stallTimeoutMs })
   client = await Client.open(running.port, 'sendCachedValues=false')

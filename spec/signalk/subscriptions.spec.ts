@@ -17,7 +17,7 @@ async function open(query = 'subscribe=none'): Promise<Client> {
 
 function fakeTime(): void {
   vi.useFakeTimers({
-    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'],
   })
 }
 

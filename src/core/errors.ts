@@ -38,7 +38,7 @@ export const Errors = Object.freeze({
   TOO_DEEP: kind(
     'TOO_DEEP',
     400,
-    'The write reaches deeper than the configured limit: path segments plus the body\'s nesting, counted from the root of the tree',
+    "The write reaches deeper than the configured limit: path segments plus the body's nesting, counted from the root of the tree",
   ),
   NULL_NOT_ALLOWED: kind(
     'NULL_NOT_ALLOWED',

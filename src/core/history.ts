@@ -1,33 +1,86 @@
 /**
- * The bounded history of changes that lets a stream resume (SPEC §4): the
- * last `capacity` changes, in revision order, in a ring buffer.
+ * The bounded history of changes that lets a stream resume (SPEC §1, §4):
+ * the most recent changes in revision order, in a ring buffer bounded by
+ * count and by (estimated) bytes, and the catch-up a resuming reader of a
+ * path needs, computed once per (path, view, revision) however many
+ * readers reconnect at once (bench storm, bench/RESULTS.md).
  */
+import { DEFAULTS } from '../options.js'
+import type { Json } from './json.js'
+import { composeEffects, type Effect } from './merge-patch.js'
+import type { TreePath } from './path.js'
+import { scopeEffect } from './scope.js'
 import type { Change } from './state-tree.js'
 
 /** Default number of changes kept for resume. */
-export const DEFAULT_HISTORY_SIZE = 10_000
+export const DEFAULT_HISTORY_SIZE = DEFAULTS.historySize
+
+/** Options of {@link History}. */
+export interface HistoryOptions {
+  /** Changes kept; default {@link DEFAULTS}.historySize. */
+  size?: number
+  /** Estimated bytes of the changes kept; default {@link DEFAULTS}.historyBytes. */
+  bytes?: number
+}
+
+/**
+ * A rough size in bytes of a JSON value as the heap holds it: enough to
+ * bound memory, not an exact figure. Its input was validated (bounded depth).
+ */
+export function estimateBytes(value: Json): number {
+  if (value === null || typeof value !== 'object') {
+    return typeof value === 'string' ? 16 + value.length : 8
+  }
+  let total = 32
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) total += 8 + estimateBytes(value[i]!)
+    return total
+  }
+  for (const key in value) total += 24 + key.length + estimateBytes(value[key]!)
+  return total
+}
 
 /** A ring buffer of the most recent changes. */
 export class History {
+  readonly capacity: number
+  readonly maxBytes: number
   private readonly ring: (Change | undefined)[]
+  private readonly sizes: number[]
   private start = 0
   private size = 0
+  private heldBytes = 0
+  private cacheRev = -1
+  private readonly catchUps = new Map<string, Effect | null | undefined>()
 
-  /** @param capacity - changes kept; default {@link DEFAULT_HISTORY_SIZE}. */
-  constructor(readonly capacity: number = DEFAULT_HISTORY_SIZE) {
-    this.ring = new Array(Math.max(1, capacity))
+  constructor(options: HistoryOptions = {}) {
+    this.capacity = Math.max(1, options.size ?? DEFAULTS.historySize)
+    this.maxBytes = options.bytes ?? DEFAULTS.historyBytes
+    this.ring = new Array(this.capacity)
+    this.sizes = new Array(this.capacity).fill(0)
   }
 
-  /** Appends a change; revisions must be consecutive. */
+  /** Estimated bytes held. */
+  get bytes(): number {
+    return this.heldBytes
+  }
+
+  /** Number of changes held. */
+  get length(): number {
+    return this.size
+  }
+
+  /** Appends a change; revisions must be consecutive. Older changes go past either bound. */
   push(change: Change): void {
+    const bytes = estimateBytes(change.effect.patch) + estimateBytes(change.effect.inverse)
     const cap = this.ring.length
-    if (this.size < cap) {
-      this.ring[(this.start + this.size) % cap] = change
-      this.size++
-    } else {
-      this.ring[this.start] = change
-      this.start = (this.start + 1) % cap
-    }
+    if (this.size === cap) this.dropOldest()
+    const at = (this.start + this.size) % cap
+    this.ring[at] = change
+    this.sizes[at] = bytes
+    this.size++
+    this.heldBytes += bytes
+    // The newest change stays even when it alone is over the bound: the next one pushes it out.
+    while (this.heldBytes > this.maxBytes && this.size > 1) this.dropOldest()
   }
 
   /** The oldest revision retained, or undefined when empty. */
@@ -40,14 +93,63 @@ export class History {
    * some of them are no longer retained.
    */
   since(revision: number, current: number): Change[] | undefined {
-    if (revision > current) return undefined
-    if (revision === current) return []
-    const oldest = this.oldest
-    if (oldest === undefined || revision + 1 < oldest) return undefined
+    if (!this.covers(revision, current)) return undefined
     const out: Change[] = []
     const cap = this.ring.length
-    for (let i = revision + 1 - oldest; i < this.size; i++)
+    for (let i = revision + 1 - this.oldest!; i < this.size; i++)
       out.push(this.ring[(this.start + i) % cap]!)
     return out
+  }
+
+  /**
+   * What a reader of `path` missed after `revision`, up to `current`, as one
+   * effect: null when nothing touched the path, undefined when the history
+   * no longer covers it (the reader gets a reset). `viewKey` names the view
+   * `filter` applies, so readers of one (path, view) share one result per
+   * revision.
+   */
+  catchUp(
+    path: TreePath,
+    revision: number,
+    current: number,
+    viewKey = '',
+    filter?: (effect: Effect) => Effect | undefined,
+  ): Effect | null | undefined {
+    if (revision === current && revision >= 0) return null
+    if (!this.covers(revision, current)) return undefined
+    if (this.cacheRev !== current) {
+      this.catchUps.clear()
+      this.cacheRev = current
+    }
+    const key = `${revision}\u0000${viewKey}\u0000${path.segments.join('\u0000')}`
+    if (this.catchUps.has(key)) return this.catchUps.get(key)
+    let effect: Effect | undefined
+    const cap = this.ring.length
+    for (let i = revision + 1 - this.oldest!; i < this.size; i++) {
+      const change = this.ring[(this.start + i) % cap]!
+      let scoped = scopeEffect(change.effect, path)
+      if (scoped !== undefined && filter !== undefined) scoped = filter(scoped)
+      if (scoped !== undefined) effect = effect ? composeEffects(effect, scoped) : scoped
+    }
+    const result = effect ?? null
+    // Bounded: one entry per (path, view, resume point) asked for within one revision.
+    if (this.catchUps.size < 10_000) this.catchUps.set(key, result)
+    return result
+  }
+
+  private covers(revision: number, current: number): boolean {
+    if (revision > current || revision < 0) return false
+    if (revision === current) return true
+    const oldest = this.oldest
+    return oldest !== undefined && revision + 1 >= oldest
+  }
+
+  private dropOldest(): void {
+    const cap = this.ring.length
+    this.heldBytes -= this.sizes[this.start]!
+    this.ring[this.start] = undefined
+    this.sizes[this.start] = 0
+    this.start = (this.start + 1) % cap
+    this.size--
   }
 }

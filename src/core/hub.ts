@@ -1,15 +1,21 @@
 /**
  * Subscription fan-out. Subscribers with the same path share one scope; a
  * change walks a trie of scopes along its own patch, so it visits only the
- * scopes it can touch, and each touched scope computes its patch once and
- * hands the same {@link ScopedUpdate} (with its once-serialised frames) to
- * all its subscribers. Transports plug in through {@link Subscriber}.
+ * scopes it can touch, and each touched scope computes its patch once, then
+ * once per view (./view.ts) of its subscribers, and hands the same
+ * {@link ScopedUpdate} (with its once-serialised frames) to every
+ * subscriber of that (path, view). Transports plug in through
+ * {@link Subscriber}.
+ *
+ * Containment (SPEC §1): a subscriber or a view that throws is reported and
+ * skipped; every other subscriber still gets the change.
  */
 import { isObject, type Json } from './json.js'
 import type { Effect } from './merge-patch.js'
 import { type TreePath, WILDCARD } from './path.js'
 import { scopeEffect } from './scope.js'
 import type { Change, StateTree } from './state-tree.js'
+import { FULL_VIEW, type View } from './view.js'
 
 /** What a transport implements to receive changes. */
 export interface Subscriber {
@@ -56,8 +62,15 @@ export interface Subscription {
 
 const SMALL_FANOUT = 4
 
-class Scope {
+/** The subscribers of one scope that share one view. */
+class ViewGroup {
   readonly subscribers = new Set<Subscriber>()
+  constructor(readonly view: View) {}
+}
+
+class Scope {
+  /** One group per view key; most scopes have one. */
+  readonly groups = new Map<string, ViewGroup>()
   constructor(
     readonly path: TreePath,
     /** The trie nodes from the root to this scope's, kept once for every subscriber's unsubscribe. */
@@ -74,13 +87,14 @@ class Handle implements Subscription {
   constructor(
     private readonly hub: Hub,
     private readonly scope: Scope,
+    private readonly group: ViewGroup,
     private readonly subscriber: Subscriber,
   ) {}
 
   unsubscribe(): void {
     if (!this.active) return
     this.active = false
-    this.hub.unsubscribe(this.scope, this.subscriber)
+    this.hub.unsubscribe(this.scope, this.group, this.subscriber)
   }
 }
 
@@ -89,13 +103,21 @@ class TrieNode {
   scope: Scope | undefined
 }
 
+/** Options of {@link Hub}. */
+export interface HubOptions {
+  /** Where a subscriber or view that threw is reported. Default: standard error. */
+  onError?: (err: unknown) => void
+}
+
 /** The fan-out hub of one tree. */
 export class Hub {
   private readonly root = new TrieNode()
   private scopeCount = 0
   private subscriberCount = 0
+  private readonly onError: (err: unknown) => void
 
-  constructor(tree: StateTree) {
+  constructor(tree: StateTree, options: HubOptions = {}) {
+    this.onError = options.onError ?? reportToStderr
     tree.onChange((change) => this.publish(change))
   }
 
@@ -109,8 +131,8 @@ export class Hub {
     return this.subscriberCount
   }
 
-  /** Delivers every future change that touches `path` to `subscriber`. */
-  subscribe(path: TreePath, subscriber: Subscriber): Subscription {
+  /** Delivers every future change that touches `path`, as `view` sees it, to `subscriber`. */
+  subscribe(path: TreePath, subscriber: Subscriber, view: View = FULL_VIEW): Subscription {
     let node = this.root
     const trail: TrieNode[] = [node]
     for (const key of path.segments) {
@@ -127,28 +149,61 @@ export class Hub {
       this.scopeCount++
     }
     const scope = node.scope
-    scope.subscribers.add(subscriber)
+    let group = scope.groups.get(view.key)
+    if (group === undefined) {
+      group = new ViewGroup(view)
+      scope.groups.set(view.key, group)
+    }
+    group.subscribers.add(subscriber)
     this.subscriberCount++
-    return new Handle(this, scope, subscriber)
+    return new Handle(this, scope, group, subscriber)
   }
 
-  /** Removes `subscriber` from `scope` (through its {@link Subscription}). */
-  unsubscribe(scope: Scope, subscriber: Subscriber): void {
-    scope.subscribers.delete(subscriber)
+  /** Removes `subscriber` (through its {@link Subscription}). */
+  unsubscribe(scope: Scope, group: ViewGroup, subscriber: Subscriber): void {
+    if (!group.subscribers.delete(subscriber)) return
     this.subscriberCount--
-    if (scope.subscribers.size === 0) this.prune(scope.trail, scope.path.segments)
+    if (group.subscribers.size > 0) return
+    scope.groups.delete(group.view.key)
+    if (scope.groups.size === 0) this.prune(scope.trail, scope.path.segments)
   }
 
-  /** Fans one change out to the scopes it touches. */
+  /** Fans one change out to the scopes it touches; nothing a subscriber does stops the others. */
   publish(change: Change): void {
     const touched: Scope[] = []
     this.collect(this.root, change.effect.patch, touched)
     for (let i = 0; i < touched.length; i++) {
       const scope = touched[i]!
-      const effect = scopeEffect(change.effect, scope.path)
+      let effect: Effect | undefined
+      try {
+        effect = scopeEffect(change.effect, scope.path)
+      } catch (err) {
+        this.onError(err)
+        continue
+      }
       if (effect === undefined) continue
-      const update = new ScopedUpdate(change.rev, effect)
-      for (const subscriber of scope.subscribers) subscriber.deliver(update)
+      for (const group of scope.groups.values()) this.deliver(change.rev, scope, group, effect)
+    }
+  }
+
+  private deliver(rev: number, scope: Scope, group: ViewGroup, scoped: Effect): void {
+    let effect: Effect | undefined = scoped
+    if (!group.view.full) {
+      try {
+        effect = group.view.scope(scope.path, scoped)
+      } catch (err) {
+        this.onError(err)
+        return
+      }
+      if (effect === undefined) return
+    }
+    const update = new ScopedUpdate(rev, effect)
+    for (const subscriber of group.subscribers) {
+      try {
+        subscriber.deliver(update)
+      } catch (err) {
+        this.onError(err)
+      }
     }
   }
 
@@ -191,4 +246,8 @@ export class Hub {
       trail[i - 1]!.children.delete(segments[i - 1]!)
     }
   }
+}
+
+function reportToStderr(err: unknown): void {
+  process.stderr.write(`keelson: a subscriber failed: ${(err as Error)?.stack ?? String(err)}\n`)
 }

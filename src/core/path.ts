@@ -4,7 +4,7 @@
  */
 import { Errors, KeelsonError } from './errors.js'
 import { isObject, type Json, type JsonObject } from './json.js'
-import { isForbiddenKey } from './validate.js'
+import { DEFAULT_MAX_DEPTH, isForbiddenKey, tooDeep } from './validate.js'
 
 /** The wildcard segment. */
 export const WILDCARD = '*'
@@ -20,13 +20,22 @@ export interface TreePath {
   readonly starAt: number
 }
 
-// C0 controls and DEL; keys are otherwise free text (Signal K keys hold ':' and '.').
+// C0 controls, DEL and C1 controls (U+0080-U+009F, e.g. %C2%85 NEL); keys are otherwise
+// free text (Signal K keys hold ':' and '.').
 function hasControl(key: string): boolean {
   for (let i = 0; i < key.length; i++) {
     const c = key.charCodeAt(i)
-    if (c < 0x20 || c === 0x7f) return true
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true
   }
   return false
+}
+
+/** Throws `TOO_DEEP` when `text` split on `separator` gives more than `maxDepth` parts: checked before splitting. */
+function checkCount(text: string, separator: string, maxDepth: number): void {
+  let parts = 1
+  for (let at = text.indexOf(separator); at >= 0; at = text.indexOf(separator, at + 1)) {
+    if (++parts > maxDepth) throw tooDeep(maxDepth)
+  }
 }
 
 /**
@@ -47,8 +56,16 @@ export function checkKey(key: string): string {
   return key
 }
 
-/** Builds a {@link TreePath} from keys, checking each and resolving `vessels/self`. */
-export function pathOf(keys: readonly string[], selfKey?: string): TreePath {
+/**
+ * Builds a {@link TreePath} from keys, checking each and resolving
+ * `vessels/self`; more than `maxDepth` keys is `TOO_DEEP` (SPEC §1).
+ */
+export function pathOf(
+  keys: readonly string[],
+  selfKey?: string,
+  maxDepth: number = DEFAULT_MAX_DEPTH,
+): TreePath {
+  if (keys.length > maxDepth) throw tooDeep(maxDepth)
   const segments: string[] = []
   for (let i = 0; i < keys.length; i++) {
     const key = checkKey(keys[i]!)
@@ -61,10 +78,15 @@ export function pathOf(keys: readonly string[], selfKey?: string): TreePath {
  * Parses the URL path after `/signalk/v1/api` (e.g. `/vessels/self/navigation/`):
  * split on `/`, percent-decoded per segment, a trailing `/` ignored.
  */
-export function parseUrlPath(raw: string, selfKey?: string): TreePath {
+export function parseUrlPath(
+  raw: string,
+  selfKey?: string,
+  maxDepth: number = DEFAULT_MAX_DEPTH,
+): TreePath {
   let text = raw.startsWith('/') ? raw.slice(1) : raw
   if (text.endsWith('/')) text = text.slice(0, -1)
   if (text === '') return { segments: [], starAt: -1 }
+  checkCount(text, '/', maxDepth)
   const keys = text.split('/').map((part) => {
     try {
       return decodeURIComponent(part)
@@ -75,12 +97,18 @@ export function parseUrlPath(raw: string, selfKey?: string): TreePath {
       )
     }
   })
-  return pathOf(keys, selfKey)
+  return pathOf(keys, selfKey, maxDepth)
 }
 
 /** Parses a Signal K dot path (`navigation.speedOverGround`); `""` is the root. */
-export function parseDotPath(dotted: string, selfKey?: string): TreePath {
-  return pathOf(dotted === '' ? [] : dotted.split('.'), selfKey)
+export function parseDotPath(
+  dotted: string,
+  selfKey?: string,
+  maxDepth: number = DEFAULT_MAX_DEPTH,
+): TreePath {
+  if (dotted === '') return { segments: [], starAt: -1 }
+  checkCount(dotted, '.', maxDepth)
+  return pathOf(dotted.split('.'), selfKey, maxDepth)
 }
 
 /** The URL form of a path (each key percent-encoded), for logs and links. */

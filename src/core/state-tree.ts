@@ -1,14 +1,14 @@
 /**
  * The one in-memory JSON tree of vessel state, in Signal K "full" format
- * (SPEC §1). Every write is a root-level RFC 7396 merge patch: atomic, it gets
- * the next revision when it changes something, and none when it does not.
- * Transports, the journal and the cluster all speak in these patches.
+ * (SPEC §1). Writes reach it only through the write port
+ * (./write-port.ts), which derives one root-level RFC 7396 merge patch per
+ * operation and calls {@link StateTree.apply}: atomic, it gets the next
+ * revision when it changes something, and none when it does not.
  */
 import { randomUUID } from 'node:crypto'
-import { Errors, KeelsonError } from './errors.js'
 import { formatEventId, newEpoch } from './event-id.js'
-import { DEFAULT_HISTORY_SIZE, History } from './history.js'
-import { diff, isObject, type Json, type JsonObject } from './json.js'
+import { History } from './history.js'
+import { isObject, type Json, type JsonObject } from './json.js'
 import { applyPatch, type Effect } from './merge-patch.js'
 import { readPath, type TreePath } from './path.js'
 import { assertNoForbiddenKeys } from './validate.js'
@@ -32,8 +32,12 @@ export interface StateTreeOptions {
   mmsi?: string
   /** Self vessel UUID (`urn:mrn:signalk:uuid:<uuid>`), used when no MMSI is set; default random. */
   uuid?: string
-  /** Changes kept for resume; default {@link DEFAULT_HISTORY_SIZE}. */
+  /** Changes kept for resume; default `DEFAULTS.historySize`. */
   historySize?: number
+  /** Estimated bytes of the changes kept for resume; default `DEFAULTS.historyBytes`. */
+  historyBytes?: number
+  /** Where a listener that throws is reported; the change stands and the other listeners run. */
+  onListenerError?: (err: unknown) => void
 }
 
 /** Receives every change, synchronously, in revision order. */
@@ -49,10 +53,12 @@ export class StateTree {
   private revision = 0
   private readonly versions = new WeakMap<object, number>()
   private readonly listeners: ChangeListener[] = []
+  private readonly onListenerError: (err: unknown) => void
 
   constructor(options: StateTreeOptions = {}) {
     this.epoch = options.epoch ?? newEpoch()
-    this.history = new History(options.historySize ?? DEFAULT_HISTORY_SIZE)
+    this.history = new History({ size: options.historySize, bytes: options.historyBytes })
+    this.onListenerError = options.onListenerError ?? reportToStderr
     const vessel: JsonObject = {}
     if (options.mmsi) {
       this.selfKey = `urn:mrn:imo:mmsi:${options.mmsi}`
@@ -109,11 +115,14 @@ export class StateTree {
 
   /**
    * Applies a root-level merge patch, atomically: a patch holding a forbidden
-   * key is refused whole. Takes ownership of `patch`: the caller must not
-   * reuse it. Returns the change, or undefined when nothing changed.
+   * key is refused whole. Only the write port calls it, with a patch it
+   * checked (bounded depth, finite numbers). Takes ownership of `patch`: the
+   * caller must not reuse it. Returns the change, or undefined when nothing
+   * changed. A listener that throws is reported and the others still run:
+   * the change stands with its revision.
    */
   apply(patch: JsonObject): Change | undefined {
-    // Checked here too, whatever the transport did: no write may reach a prototype.
+    // Checked here too, whatever the caller did: no write may reach a prototype.
     assertNoForbiddenKeys(patch)
     const next = this.revision + 1
     const { effect } = applyPatch(this.root, patch, (object) => this.versions.set(object, next))
@@ -121,37 +130,14 @@ export class StateTree {
     this.revision = next
     const change: Change = { rev: next, effect }
     this.history.push(change)
-    for (const listener of this.listeners) listener(change)
+    for (const listener of this.listeners) {
+      try {
+        listener(change)
+      } catch (err) {
+        this.onListenerError(err)
+      }
+    }
     return change
-  }
-
-  /** RFC 7396 merge of `patch` at `path`, creating missing parents (SPEC §3 PATCH). */
-  patch(path: TreePath, patch: Json): Change | undefined {
-    assertWritable(path)
-    if (path.segments.length === 0 && !isObject(patch)) {
-      throw new KeelsonError(Errors.ROOT_NOT_OBJECT, 'A PATCH of the root must be a JSON object')
-    }
-    return this.apply(wrap(path.segments, patch))
-  }
-
-  /** Replaces the subtree at `path` with `value`, creating missing parents (SPEC §3 PUT). */
-  put(path: TreePath, value: Json): Change | undefined {
-    assertWritable(path)
-    if (path.segments.length === 0 && !isObject(value)) {
-      throw new KeelsonError(Errors.ROOT_NOT_OBJECT, 'A PUT of the root must be a JSON object')
-    }
-    const current = this.get(path)
-    return this.apply(wrap(path.segments, current === undefined ? value : diff(current, value)))
-  }
-
-  /** Removes the subtree at `path` (SPEC §3 DELETE); throws when it is absent. */
-  delete(path: TreePath): Change | undefined {
-    assertWritable(path)
-    if (path.segments.length === 0) {
-      throw new KeelsonError(Errors.ROOT_NOT_OBJECT, 'The root cannot be deleted')
-    }
-    if (this.get(path) === undefined) throw new KeelsonError(Errors.PATH_NOT_FOUND)
-    return this.apply(wrap(path.segments, null))
   }
 
   private markAll(object: JsonObject): void {
@@ -163,13 +149,8 @@ export class StateTree {
   }
 }
 
-function assertWritable(path: TreePath): void {
-  if (path.starAt >= 0) throw new KeelsonError(Errors.WILDCARD_WRITE)
-}
-
-/** `value` wrapped in one object per segment: the root patch that puts it at that path. */
-function wrap(segments: readonly string[], value: Json): JsonObject {
-  let out = value
-  for (let i = segments.length - 1; i >= 0; i--) out = { [segments[i]!]: out }
-  return out as JsonObject
+function reportToStderr(err: unknown): void {
+  process.stderr.write(
+    `keelson: a change listener failed: ${(err as Error)?.stack ?? String(err)}\n`,
+  )
 }

@@ -10,6 +10,9 @@ import { Errors, KeelsonError } from '../core/errors.js'
 import { isObject, type Json } from '../core/json.js'
 import { parseUrlPath, type TreePath } from '../core/path.js'
 import type { StateTree } from '../core/state-tree.js'
+import { FULL_VIEW, readThrough, type View } from '../core/view.js'
+import type { WritePort } from '../core/write-port.js'
+import { MAX_PERIOD_MS } from '../options.js'
 import { wantsEventStream } from './accept.js'
 import { readJsonBody } from './body.js'
 import { checkWriteAllowed, type WritePolicy } from './guard.js'
@@ -19,13 +22,17 @@ import type { SseTransport } from './sse.js'
 export interface BodyLimits {
   /** Largest request body, bytes. Default 1 MiB. */
   maxBodyBytes: number
-  /** Deepest JSON nesting accepted. Default 64. */
+  /** Deepest level a write or a path may reach from the root of the tree. Default 64. */
   maxDepth: number
 }
 
+/** The view a request reads through (SPEC §8); default: everything. */
+export type ViewOf = (req: IncomingMessage) => View
+
+const fullView: ViewOf = () => FULL_VIEW
+
 const PATCH_TYPES = ['application/merge-patch+json', 'application/json']
 const PUT_TYPES = ['application/json']
-const MAX_MIN_PERIOD_MS = 86_400_000
 const JSON_TYPE = 'application/json; charset=utf-8'
 
 /** The API on plain `node:http` objects: shared by the fast path and the router. */
@@ -46,20 +53,23 @@ export interface Api {
   ): undefined | Promise<void>
 }
 
-/** Builds the {@link Api} of `tree`. */
+/** Builds the {@link Api} of `tree`, writing through `port`. */
 export function createApi(
-  tree: StateTree,
+  port: WritePort,
   sse: SseTransport,
   limits: BodyLimits,
   policy: WritePolicy,
+  viewOf: ViewOf = fullView,
 ): Api {
+  const tree = port.tree
   const bodyOptions = { limit: limits.maxBodyBytes, maxDepth: limits.maxDepth }
 
   function read(req: IncomingMessage, res: ServerResponse, path: TreePath, urlPath: string): void {
-    const value = tree.get(path)
+    const view = viewOf(req)
+    const value = readThrough(tree, path, view)
     if (value === undefined)
       throw new KeelsonError(Errors.PATH_NOT_FOUND, `Nothing is stored at ${urlPath}`)
-    let etag = versionTag(tree, path, value)
+    let etag = view.full ? versionTag(tree, path, value) : undefined
     let body: string | undefined
     if (etag === undefined) {
       body = JSON.stringify(value)
@@ -90,7 +100,7 @@ export function createApi(
     const fromQuery = query.lastEventId
     const lastEventId =
       typeof header === 'string' ? header : typeof fromQuery === 'string' ? fromQuery : undefined
-    sse.open(res, { path, lastEventId, minPeriod })
+    sse.open(req, res, { path, lastEventId, minPeriod, view: viewOf(req) })
   }
 
   async function patch(req: IncomingMessage, res: ServerResponse, path: TreePath): Promise<void> {
@@ -100,8 +110,8 @@ export function createApi(
       types: PATCH_TYPES,
       allowNullMembers: true,
     })
-    tree.patch(path, body)
-    written(res, path)
+    port.patch(path, body)
+    written(req, res, path)
   }
 
   async function put(req: IncomingMessage, res: ServerResponse, path: TreePath): Promise<void> {
@@ -111,15 +121,14 @@ export function createApi(
       types: PUT_TYPES,
       allowNullMembers: false,
     })
-    if (body === null)
-      throw new KeelsonError(Errors.NULL_NOT_ALLOWED, 'A PUT body cannot be null; use DELETE')
-    tree.put(path, body)
-    written(res, path)
+    port.put(path, body)
+    written(req, res, path)
   }
 
   /** The answer to a write: the path's new value and ETag, or 204 when it is gone. */
-  function written(res: ServerResponse, path: TreePath): void {
-    const value = tree.get(path)
+  function written(req: IncomingMessage, res: ServerResponse, path: TreePath): void {
+    const view = viewOf(req)
+    const value = readThrough(tree, path, view)
     res.setHeader('X-Keelson-Event-Id', tree.eventId)
     if (value === undefined) {
       res.statusCode = 204
@@ -127,13 +136,16 @@ export function createApi(
       return
     }
     const body = JSON.stringify(value)
-    res.setHeader('ETag', versionTag(tree, path, value) ?? contentTag(body))
+    res.setHeader(
+      'ETag',
+      (view.full ? versionTag(tree, path, value) : undefined) ?? contentTag(body),
+    )
     sendJson(res, body)
   }
 
   return {
     handle(req, res, urlPath, search) {
-      const path = parseUrlPath(urlPath, tree.selfKey)
+      const path = parseUrlPath(urlPath, tree.selfKey, limits.maxDepth)
       switch (req.method) {
         case 'GET':
         case 'HEAD':
@@ -147,7 +159,7 @@ export function createApi(
           return put(req, res, path)
         case 'DELETE':
           checkWriteAllowed(req, policy)
-          tree.delete(path)
+          port.delete(path)
           res.setHeader('X-Keelson-Event-Id', tree.eventId)
           res.statusCode = 204
           res.end()
@@ -214,10 +226,10 @@ function matches(header: string | undefined, etag: string): boolean {
 function parseMinPeriod(raw: unknown): number {
   if (raw === undefined) return 0
   const value = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : Number.NaN
-  if (!(value <= MAX_MIN_PERIOD_MS)) {
+  if (!(value <= MAX_PERIOD_MS)) {
     throw new KeelsonError(
       Errors.BAD_QUERY,
-      `minPeriod must be a whole number of ms from 0 to ${MAX_MIN_PERIOD_MS}`,
+      `minPeriod must be a whole number of ms from 0 to ${MAX_PERIOD_MS}`,
     )
   }
   return value

@@ -3,37 +3,26 @@
  * unnamed events, keep-alives, resume by `Last-Event-ID`, `minPeriod`
  * throttling and slow clients held to bounded memory.
  *
- * Fan-out path: the hub hands every session of a path the same update; its
- * frame is built once ({@link ScopedUpdate.frame}) and the same Buffer is
- * written to every socket. Frames due to a session in one event-loop turn go
- * out corked in one write. A session whose socket stops draining keeps one
- * composed patch instead of a queue. Keep-alive, stall checks and throttles
- * run on shared timers, none per connection.
+ * A stream is a connection of the shared writer (src/stream/) holding one
+ * subscription. Fan-out path: the hub hands every subscription of a (path,
+ * view) the same update; its frame is built once ({@link ScopedUpdate.frame})
+ * and the same Buffer is written to every socket, frames due to a
+ * connection in one turn in one write.
  *
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html
  */
 
-import type { ServerResponse } from 'node:http'
-import type { Logger } from 'pino'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { parseEventId } from '../core/event-id.js'
-import type { Hub, ScopedUpdate } from '../core/hub.js'
-import { composeEffects, type Effect } from '../core/merge-patch.js'
+import type { ScopedUpdate } from '../core/hub.js'
 import type { TreePath } from '../core/path.js'
-import type { Scheduler } from '../core/scheduler.js'
-import { scopeEffect } from '../core/scope.js'
 import type { StateTree } from '../core/state-tree.js'
-import { TurnBatch } from '../core/turn-batch.js'
-import { stallSweepMs } from '../options.js'
-import { detachStream } from './detach.js'
-import { chunk, SseSession } from './sse-session.js'
-
-/** Options of the SSE transport. */
-export interface SseOptions {
-  /** Period of `event: keep-alive` frames, ms. Default 15000. */
-  keepAliveMs: number
-  /** A session whose socket has not drained for this long is closed, ms. Default 30000. */
-  stallTimeoutMs: number
-}
+import { FULL_VIEW, readThrough, type View } from '../core/view.js'
+import type { StreamStats } from '../stream/connection.js'
+import type { Streams } from '../stream/streams.js'
+import { chunk, type KeepAliveFrames, SseConnection } from './sse-connection.js'
+import { SseSubscription } from './sse-subscription.js'
 
 /** How a stream was asked for. */
 export interface StreamRequest {
@@ -42,6 +31,14 @@ export interface StreamRequest {
   lastEventId?: string
   /** `?minPeriod=`: at most one event per this many ms after the snapshot; 0 = no throttle. */
   minPeriod: number
+  /** What the reader may see; default everything. */
+  view?: View
+}
+
+/** Options of the SSE transport. */
+export interface SseOptions {
+  /** Take streams out of node's HTTP server once their head is out (./detach.ts). Default true. */
+  detachStreams: boolean
 }
 
 /** Response headers of every stream. */
@@ -52,178 +49,160 @@ export const SSE_HEADERS = Object.freeze({
   Connection: 'keep-alive',
 })
 
-const KEEP_ALIVE = Buffer.from('event: keep-alive\n\n')
-const KEEP_ALIVE_CHUNK = chunk(KEEP_ALIVE)
 const FRAME_RAW = 'sse'
 const FRAME_CHUNKED = 'sse/chunked'
 
-function detach(session: SseSession): void {
-  if (session.res !== undefined && detachStream(session.res) !== undefined) session.res = undefined
+/**
+ * Sockets that carry a stream: a request pipelined behind a stream on the
+ * same connection could never be answered (the stream's response never
+ * ends), so it is not executed either.
+ */
+const streamSockets = new WeakMap<object, number>()
+/** Requests ignored behind a stream before its connection is closed (a client flooding it). */
+const MAX_IGNORED = 8
+
+/**
+ * True when `req` came pipelined behind a stream on its connection: the
+ * caller must leave it unexecuted. A connection that keeps pipelining is closed.
+ */
+export function behindStream(req: IncomingMessage): boolean {
+  const ignored = streamSockets.get(req.socket)
+  if (ignored === undefined) return false
+  streamSockets.set(req.socket, ignored + 1)
+  if (ignored + 1 > MAX_IGNORED) req.socket.destroy()
+  else req.resume()
+  return true
 }
 
-/** Counters the metrics endpoint reads. */
-export interface SseStats {
-  eventsSent: number
-  bytesSent: number
-  coalesced: number
-  stalledClosed: number
-}
-
-/** All SSE sessions of one app, with their shared timers. */
+/** The SSE streams of one app. */
 export class SseTransport {
-  readonly stats: SseStats = { eventsSent: 0, bytesSent: 0, coalesced: 0, stalledClosed: 0 }
-  private readonly sessions = new Set<SseSession>()
-  private readonly congested = new Set<SseSession>()
-  private readonly batch = new TurnBatch<SseSession>()
-  private readonly keepAliveTimer: NodeJS.Timeout
-  private readonly stallTimer: NodeJS.Timeout
-  /** Build the session-independent frames of an update; one function each, no closure per event. */
+  readonly stats: StreamStats = { eventsSent: 0, bytesSent: 0, coalesced: 0, stalledClosed: 0 }
+  private readonly tree: StateTree
+  private keepAliveCache: KeepAliveFrames | undefined
+  /** Build the connection-independent frames of an update; one function each, no closure per event. */
   private readonly buildRaw: (update: ScopedUpdate) => Buffer
   private readonly buildChunked: (update: ScopedUpdate) => Buffer
 
   constructor(
-    readonly tree: StateTree,
-    private readonly hub: Hub,
-    readonly scheduler: Scheduler,
-    readonly options: SseOptions,
-    readonly log: Logger,
+    private readonly streams: Streams,
+    private readonly options: SseOptions,
   ) {
+    const tree = streams.tree
+    this.tree = tree
     this.buildRaw = (update) =>
       Buffer.from(`id: ${tree.idOf(update.rev)}\ndata: ${update.patchJson}\n\n`)
     this.buildChunked = (update) => chunk(update.frame(FRAME_RAW, this.buildRaw))
-    this.keepAliveTimer = setInterval(() => this.keepAlive(), options.keepAliveMs)
-    this.keepAliveTimer.unref()
-    const sweep = stallSweepMs(options.stallTimeoutMs)
-    this.stallTimer = setInterval(() => this.closeStalled(), sweep)
-    this.stallTimer.unref()
   }
 
   /** Number of open streams. */
   get size(): number {
-    return this.sessions.size
+    return this.streams.count('sse')
   }
 
   /** Bytes held for all streams: queued this turn plus what their sockets have not sent yet. */
   bufferedBytes(): number {
-    let total = 0
-    for (const session of this.sessions) total += session.buffered
-    return total
+    return this.streams.bufferedBytes('sse')
   }
 
-  /** The bytes of `update`'s event, built once per scope and transfer coding. */
+  /** The bytes of `update`'s event, built once per (scope, view) and transfer coding. */
   frameOf(update: ScopedUpdate, chunked: boolean): Buffer {
     return chunked
       ? update.frame(FRAME_CHUNKED, this.buildChunked)
       : update.frame(FRAME_RAW, this.buildRaw)
   }
 
-  /** Opens a stream on `res`: headers, the snapshot or the resume, then live patches. */
-  open(res: ServerResponse, request: StreamRequest): void {
-    res.writeHead(200, { ...SSE_HEADERS, 'Access-Control-Allow-Origin': '*' })
-    // The head goes out now; from here on the session writes framed bytes to the socket itself.
+  /** The event id of `rev`. */
+  idOf(rev: number): string {
+    return this.tree.idOf(rev)
+  }
+
+  /** The keep-alive frames with the current event id, built once per revision. */
+  keepAliveFrames(): KeepAliveFrames {
+    const rev = this.tree.rev
+    let frames = this.keepAliveCache
+    if (frames === undefined || frames.rev !== rev) {
+      const raw = Buffer.from(`event: keep-alive\nid: ${this.tree.idOf(rev)}\n\n`)
+      frames = { rev, raw, chunked: chunk(raw) }
+      this.keepAliveCache = frames
+    }
+    return frames
+  }
+
+  /**
+   * Opens a stream on `res`: the head (with its transfer coding stated
+   * explicitly), then the snapshot or the resume, then live patches. A
+   * request pipelined behind another one gets its socket when the previous
+   * answer is done.
+   */
+  open(req: IncomingMessage, res: ServerResponse, request: StreamRequest): void {
+    const chunked =
+      req.httpVersionMajor > 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1)
+    streamSockets.set(req.socket, 0)
+    const headers: Record<string, string> = { ...SSE_HEADERS, 'Access-Control-Allow-Origin': '*' }
+    if (chunked) headers['Transfer-Encoding'] = 'chunked'
+    res.writeHead(200, headers)
+    // The head goes out now; from here on the connection writes framed bytes to the socket itself.
     res.flushHeaders()
     const socket = res.socket
-    if (!socket || socket.destroyed) return
+    if (socket) this.start(res, socket, chunked, request)
+    // Pipelined: node assigns the socket once the previous response is done, then sends our head;
+    // what start() queues is written at the end of that turn, after the head.
+    else res.once('socket', (assigned: Socket) => this.start(res, assigned, chunked, request))
+  }
+
+  private start(
+    res: ServerResponse,
+    socket: Socket,
+    chunked: boolean,
+    request: StreamRequest,
+  ): void {
+    if (socket.destroyed) return
     socket.setNoDelay(true)
-    const chunked = (res as ServerResponse & { chunkedEncoding?: boolean }).chunkedEncoding === true
-    const session = new SseSession(this, res, socket, chunked, request.minPeriod)
-    this.sessions.add(session)
-    this.start(session, request)
-    session.subscription = this.hub.subscribe(request.path, session)
-    socket.on('drain', () => session.drained())
-    socket.on('close', () => this.remove(session))
-    // Detached once this request's parse has unwound: the HTTP server's per-request state
-    // is of no use to a stream that never ends (./detach.ts).
-    setImmediate(detach, session)
-    this.log.debug(
-      { path: request.path.segments, sessions: this.sessions.size },
-      'sse stream opened',
+    const connection = new SseConnection(this.streams, socket, this, res, chunked)
+    const view = request.view ?? FULL_VIEW
+    const subscription = new SseSubscription(
+      connection,
+      request.path,
+      view,
+      this,
+      request.minPeriod,
     )
+    connection.add(subscription)
+    this.streams.add(connection)
+    socket.on('close', () => connection.close())
+    this.first(subscription, request, view)
+    subscription.listen()
+    if (this.options.detachStreams) setImmediate(detachLater, connection)
+    this.streams.log.debug({ path: request.path.segments, streams: this.size }, 'sse stream opened')
   }
 
-  /** Ends every stream and stops the timers. */
-  close(): void {
-    clearInterval(this.keepAliveTimer)
-    clearInterval(this.stallTimer)
-    for (const session of this.sessions) {
-      session.end()
-      session.close()
-    }
-    this.sessions.clear()
-  }
-
-  /** Sends the first events of a session: resume when it can be honoured, else a snapshot. */
-  private start(session: SseSession, request: StreamRequest): void {
+  /** The first events: the resume when it can be honoured, else a snapshot (after a reset when asked to resume). */
+  private first(subscription: SseSubscription, request: StreamRequest, view: View): void {
     const tree = this.tree
     const current = tree.rev
     if (request.lastEventId !== undefined) {
       const from = parseEventId(request.lastEventId, tree.epoch)
-      const missed = from === undefined ? undefined : tree.history.since(from, current)
-      if (missed) {
-        let effect: Effect | undefined
-        for (const change of missed) {
-          const scoped = scopeEffect(change.effect, request.path)
-          if (scoped) effect = effect ? composeEffects(effect, scoped) : scoped
-        }
-        session.lastRev = current
-        session.sendEvent(current, effect ? JSON.stringify(effect.patch) : undefined)
+      const missed =
+        from === undefined
+          ? undefined
+          : tree.history.catchUp(
+              request.path,
+              from,
+              current,
+              view.key,
+              view.full ? undefined : (e) => view.scope(request.path, e),
+            )
+      if (missed !== undefined) {
+        subscription.sendEvent(current, missed === null ? undefined : JSON.stringify(missed.patch))
         return
       }
       // Not resumable: RFC 7396 `null` replaces whatever the client holds, then the snapshot.
-      session.enqueueText('data: null\n\n')
+      ;(subscription.connection as SseConnection).sendText('data: null\n\n')
     }
-    session.lastRev = current
-    session.sendEvent(current, JSON.stringify(tree.get(request.path) ?? null))
+    subscription.sendEvent(current, JSON.stringify(readThrough(tree, request.path, view) ?? null))
   }
+}
 
-  /** Queues `session` for the flush at the end of this event-loop turn. */
-  markDirty(session: SseSession): void {
-    this.batch.markDirty(session)
-  }
-
-  /** Called by a session whose socket stopped draining, or drained again. */
-  setCongested(session: SseSession, congested: boolean): void {
-    if (congested) this.congested.add(session)
-    else this.congested.delete(session)
-  }
-
-  /** The frames due to a session this turn as one Buffer ({@link TurnBatch.joined}). */
-  joined(frames: readonly Buffer[]): Buffer {
-    return this.batch.joined(frames)
-  }
-
-  private keepAlive(): void {
-    const withId = Buffer.from(`event: keep-alive\nid: ${this.tree.eventId}\n\n`)
-    const withIdChunk = chunk(withId)
-    for (const session of this.sessions) {
-      if (session.congestedSince !== 0) continue
-      // The id moves the client's resume point only when it has everything up to now.
-      if (session.pending === undefined) {
-        session.lastRev = this.tree.rev
-        session.enqueue(session.chunked ? withIdChunk : withId)
-      } else {
-        session.enqueue(session.chunked ? KEEP_ALIVE_CHUNK : KEEP_ALIVE)
-      }
-    }
-  }
-
-  private closeStalled(): void {
-    const limit = Date.now() - this.options.stallTimeoutMs
-    for (const session of this.congested) {
-      if (session.congestedSince > limit) continue
-      this.stats.stalledClosed++
-      this.log.info(
-        { stalledMs: Date.now() - session.congestedSince },
-        'closing stalled sse stream',
-      )
-      session.socket.destroy()
-      this.remove(session)
-    }
-  }
-
-  private remove(session: SseSession): void {
-    if (!this.sessions.delete(session)) return
-    this.congested.delete(session)
-    session.close()
-  }
+function detachLater(connection: SseConnection): void {
+  connection.detach()
 }

@@ -26,7 +26,8 @@ import {
 } from '../core/json.js'
 import { checkKey, getAt, parseDotPath, pathOf, type TreePath } from '../core/path.js'
 import type { Change, StateTree } from '../core/state-tree.js'
-import { validateValue } from '../core/validate.js'
+import { DEFAULT_MAX_DEPTH, tooDeep, validateValue } from '../core/validate.js'
+import { WritePort } from '../core/write-port.js'
 import { addSource, child, type DeltaSource, NO_SOURCE, sourceId } from './sources.js'
 
 export { type DeltaSource, sourceId } from './sources.js'
@@ -73,6 +74,8 @@ export interface ApplyDeltaOptions {
    * {@link StateTree.apply} still refuses any forbidden key. Default false.
    */
   builtInProcess?: boolean
+  /** Deepest level a value may reach from the root of the tree. Default 64 (SPEC §1). */
+  maxDepth?: number
 }
 
 /** Fields of a leaf that a value update rewrites. */
@@ -87,6 +90,10 @@ const ROOT: TreePath = { segments: [], starAt: -1 }
  */
 const parsedPaths = new Map<string, readonly string[]>()
 const MAX_PARSED_PATHS = 10_000
+const MAX_CACHED_PATH = 256
+
+/** Levels of a delta message above its values: `{updates:[{values:[{value}]}]}`. */
+const MESSAGE_LEVELS = 4
 
 /** A leaf a delta writes: the tree's node (undefined when new), and its fields as the delta leaves them. */
 interface Leaf {
@@ -96,21 +103,50 @@ interface Leaf {
 }
 
 /**
- * Applies one Signal K delta to `tree` as one atomic write. Returns the
- * change, or undefined when the delta changed nothing. Throws a
- * {@link KeelsonError} (`BAD_DELTA`, `BAD_PATH`, `FORBIDDEN_KEY`, `TOO_DEEP`)
- * and applies nothing when any part of the delta is malformed.
+ * Applies one Signal K delta as one atomic write through the tree's write
+ * port (src/core/write-port.ts): stamps it ({@link stampDelta}), then
+ * writes it. Returns the change, or undefined when the delta changed
+ * nothing. Throws a {@link KeelsonError} (`BAD_DELTA`, `BAD_PATH`,
+ * `FORBIDDEN_KEY`, `TOO_DEEP`, `NOT_FINITE`) and applies nothing when any
+ * part of the delta is malformed.
  *
  * This is the entry point of every Signal K ingest (WebSocket clients,
- * NMEA 0183 via `@signalk/nmea0183-signalk`); its signature is stable.
+ * NMEA 0183 via `@signalk/nmea0183-signalk`); `target` is the tree (its one
+ * port is used) or the port itself.
  */
 export function applyDelta(
-  tree: StateTree,
+  target: StateTree | WritePort,
   delta: Delta,
   options: ApplyDeltaOptions = {},
 ): Change | undefined {
-  return tree.apply(deltaToPatch(tree, delta, options))
+  const port = target instanceof WritePort ? target : WritePort.of(target)
+  return port.write({
+    kind: 'delta',
+    delta: stampDelta(delta, options.now),
+    builtIn: options.builtInProcess === true,
+    defaultSource: options.defaultSource,
+  })
 }
+
+/**
+ * Gives every update of `delta` that has none the time of application, in
+ * place (the delta is the caller's own parsed or decoded object), so the
+ * delta derives the same effect wherever and whenever it is applied (a
+ * journal replay, another node of a cluster). Returns `delta`.
+ */
+export function stampDelta(delta: Delta, now?: () => string): Delta {
+  if (!isObject(delta as unknown) || !Array.isArray(delta.updates)) return delta
+  let stamp: string | undefined
+  for (const update of delta.updates) {
+    if (!isObject(update as unknown) || update.timestamp !== undefined) continue
+    stamp ??= now?.() ?? new Date().toISOString()
+    update.timestamp = stamp
+  }
+  return delta
+}
+
+/** Root members of the tree that are not contexts: a delta context cannot address them. */
+const NOT_CONTEXT_GROUPS: ReadonlySet<string> = new Set(['version', 'self', 'sources'])
 
 /** The tree keys of a delta context: `[group, id]`, `vessels.self` resolved. */
 export function contextKeys(context: string | undefined, selfKey: string): string[] {
@@ -120,6 +156,12 @@ export function contextKeys(context: string | undefined, selfKey: string): strin
   const dot = typeof context === 'string' ? context.indexOf('.') : -1
   if (dot <= 0 || dot === context.length - 1) {
     throw new KeelsonError(Errors.BAD_DELTA, `The context "${context}" is not <group>.<id>`)
+  }
+  if (NOT_CONTEXT_GROUPS.has(context.slice(0, dot))) {
+    throw new KeelsonError(
+      Errors.BAD_DELTA,
+      `The context "${context}" names a root member, not a context such as vessels.<id>`,
+    )
   }
   const id = context.slice(dot + 1)
   const keys = pathOf([context.slice(0, dot), id === 'self' ? selfKey : id]).segments
@@ -136,8 +178,14 @@ export function deltaToPatch(
   if (!isObject(delta as unknown) || !Array.isArray(delta.updates)) {
     throw new KeelsonError(Errors.BAD_DELTA, 'A delta needs an "updates" array')
   }
-  // A tenth of the NMEA ingest path (bench/ingest.ts), and nothing to find in a decoder's own objects.
-  if (options.builtInProcess !== true) validateValue(delta as unknown as Json)
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH
+  // The whole message: forbidden keys and non-finite numbers anywhere (in a source too), and a
+  // bound on its nesting before any other walk. A tenth of the NMEA ingest path
+  // (bench/ingest.ts), and nothing to find in a decoder's own objects. Each value's depth in
+  // the tree is checked below.
+  if (options.builtInProcess !== true) {
+    validateValue(delta as unknown as Json, { maxDepth: maxDepth + MESSAGE_LEVELS })
+  }
   const root = tree.get(ROOT) as JsonObject
   const ctx = contextKeys(delta.context, tree.selfKey)
   const patch: JsonObject = {}
@@ -177,10 +225,21 @@ export function deltaToPatch(
         if (!isObject(pv.value)) {
           throw new KeelsonError(Errors.BAD_DELTA, 'A value with path "" must be an object')
         }
+        // Members of the context itself (name, mmsi...): a null here would delete a whole branch.
+        try {
+          validateValue(pv.value, { maxDepth, baseDepth: ctx.length, allowNullMembers: false })
+        } catch (err) {
+          if (!(err instanceof KeelsonError) || err.kind !== Errors.NULL_NOT_ALLOWED) throw err
+          throw new KeelsonError(
+            Errors.BAD_DELTA,
+            'A value with path "" sets members of the context and cannot hold null',
+          )
+        }
         mergeInto(at(patch, ctx), pv.value)
         continue
       }
-      const segments = segmentsOf(pv.path)
+      const segments = segmentsOf(pv.path, maxDepth)
+      checkLeafValue(pv.value, ctx.length + segments.length, maxDepth)
       let leaf = leaves.get(pv.path)
       if (!leaf) {
         const node = getAt(ctxNode, segments)
@@ -194,7 +253,8 @@ export function deltaToPatch(
     for (const meta of list(update.meta, 'meta')) {
       if (!isObject(meta.value))
         throw new KeelsonError(Errors.BAD_DELTA, 'A meta value must be an object')
-      const segments = segmentsOf(meta.path)
+      const segments = segmentsOf(meta.path, maxDepth)
+      validateValue(meta.value, { maxDepth, baseDepth: ctx.length + segments.length + 1 })
       mergeInto(child(at(at(patch, ctx), segments), 'meta'), meta.value)
     }
   }
@@ -300,18 +360,35 @@ function identityOf(ctx: string[]): JsonObject {
 }
 
 /** The tree keys of a delta path, checked; shared from {@link parsedPaths}: never mutate them. */
-function segmentsOf(path: unknown): readonly string[] {
+function segmentsOf(path: unknown, maxDepth: number): readonly string[] {
   if (typeof path !== 'string' || path === '') {
     throw new KeelsonError(Errors.BAD_DELTA, 'Every value and meta needs a non-empty string "path"')
   }
   const known = parsedPaths.get(path)
-  if (known !== undefined) return known
-  const parsed = parseDotPath(path)
+  if (known !== undefined && known.length <= maxDepth) return known
+  const parsed = parseDotPath(path, undefined, maxDepth)
   if (parsed.starAt >= 0)
     throw new KeelsonError(Errors.BAD_DELTA, `A delta path cannot hold *: ${path}`)
-  if (parsedPaths.size >= MAX_PARSED_PATHS) parsedPaths.clear()
-  parsedPaths.set(path, parsed.segments)
+  // Only paths of a sensible length are kept: the cache holds at most ~2.5 MB whatever comes in.
+  if (path.length <= MAX_CACHED_PATH) {
+    if (parsedPaths.size >= MAX_PARSED_PATHS) parsedPaths.clear()
+    parsedPaths.set(path, parsed.segments)
+  }
   return parsed.segments
+}
+
+/**
+ * Checks one value of an update, whose path is `base` levels below the root:
+ * the leaf adds its `value` member. A number or string (most of NMEA) needs
+ * no walk.
+ */
+function checkLeafValue(value: Json, base: number, maxDepth: number): void {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new KeelsonError(Errors.NOT_FINITE)
+    if (base + 1 > maxDepth) throw tooDeep(maxDepth)
+    return
+  }
+  validateValue(value, { maxDepth, baseDepth: base + 1 })
 }
 
 const NONE: never[] = []

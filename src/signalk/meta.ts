@@ -16,7 +16,14 @@ const schema = createRequire(import.meta.url)('@signalk/signalk-schema') as {
   getMetadata(path: string): JsonObject | undefined
 }
 
+/**
+ * Schema lookups already made. Bounded: a path of random keys must not grow
+ * it (GET .../<random>/meta), so it is cleared when full and long keys are
+ * not kept.
+ */
 const cache = new Map<string, JsonObject | null>()
+const MAX_CACHED = 5000
+const MAX_CACHED_KEY = 256
 
 /** The schema's metadata of `path` in a context of `group` (`vessels`, `atons`...), or undefined. */
 export function schemaMeta(group: string, path: readonly string[]): JsonObject | undefined {
@@ -26,7 +33,10 @@ export function schemaMeta(group: string, path: readonly string[]): JsonObject |
     // The schema keys its table by `/<group>/*/<path>`; any id stands for `*`.
     const found = schema.getMetadata(`${group}.id.${path.join('.')}`)
     meta = found ? structuredClone(found) : null
-    cache.set(key, meta)
+    if (key.length <= MAX_CACHED_KEY) {
+      if (cache.size >= MAX_CACHED) cache.clear()
+      cache.set(key, meta)
+    }
   }
   return meta ?? undefined
 }
@@ -48,11 +58,11 @@ export function metaOf(
  * answers it. Anything else (and a path with no metadata at all) passes on
  * to the REST router.
  */
-export function metaRoute(tree: StateTree): RequestHandler {
+export function metaRoute(tree: StateTree, maxDepth: number): RequestHandler {
   return (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next()
     if (!/\/meta\/?$/.test(req.path) || wantsEventStream(req.headers.accept)) return next()
-    const { segments, starAt } = parseUrlPath(req.path, tree.selfKey)
+    const { segments, starAt } = parseUrlPath(req.path, tree.selfKey, maxDepth)
     if (segments.length < 4 || starAt >= 0) return next()
     const meta = metaOf(tree, segments.slice(0, 2), segments.slice(2, -1))
     if (!meta) return next()

@@ -14,9 +14,13 @@
  * @see https://signalk.org/specification/1.7.0/doc/subscription_protocol.html
  */
 import { Errors, KeelsonError } from '../core/errors.js'
-import type { ScopedUpdate, Subscriber, Subscription } from '../core/hub.js'
+import type { ScopedUpdate } from '../core/hub.js'
 import { pathOf, type TreePath, WILDCARD } from '../core/path.js'
-import type { Task } from '../core/scheduler.js'
+import { monotonicNow } from '../core/scheduler.js'
+import { DEFAULT_MAX_DEPTH, tooDeep } from '../core/validate.js'
+import { readThrough, type View } from '../core/view.js'
+import { MAX_PERIOD_MS } from '../options.js'
+import { StreamSubscriber } from '../stream/subscriber.js'
 import { type DeltaFrame, type DeltaItem, frameBuilder, itemKey, itemsOf } from './to-delta.js'
 import type { StreamClient } from './ws-client.js'
 
@@ -40,7 +44,6 @@ const FRAME_KIND = 'signalk-delta'
 const POLICIES: readonly string[] = ['instant', 'ideal', 'fixed']
 /** Default `period` of the subscription protocol, ms. */
 export const DEFAULT_PERIOD = 1000
-const MAX_PERIOD = 86_400_000
 
 /**
  * The tree path of a subscription: context keys then path keys, `self`
@@ -55,7 +58,11 @@ export function treePathOf(context: string, path: string, selfKey: string): Tree
     const id = dot < 0 ? WILDCARD : context.slice(dot + 1)
     keys.push(dot < 0 ? context : context.slice(0, dot), id === 'self' ? selfKey : id)
   }
-  if (path !== '' && path !== '*') keys.push(...path.split('.'))
+  if (path !== '' && path !== '*') {
+    const parts = path.split('.', DEFAULT_MAX_DEPTH + 1)
+    if (parts.length > DEFAULT_MAX_DEPTH) throw tooDeep(DEFAULT_MAX_DEPTH)
+    for (const part of parts) keys.push(part)
+  }
   for (let i = 0; i < keys.length; i++) if (keys[i]!.includes('*')) keys[i] = WILDCARD
   while (keys.length > 0 && keys[keys.length - 1] === WILDCARD) keys.pop()
   return pathOf(keys)
@@ -87,61 +94,67 @@ export function parseSpec(context: string, entry: unknown): SubscriptionSpec {
 
 function ms(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_PERIOD) {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_PERIOD_MS) {
     throw new KeelsonError(Errors.BAD_MESSAGE, `${name} must be a whole number of ms`)
   }
   return value
 }
 
 /** A live subscription of one client. */
-export class StreamSubscription implements Subscriber, Task {
-  hub: Subscription | undefined
+export class StreamSubscription extends StreamSubscriber {
   private readonly base: readonly string[]
   private readonly build: (update: ScopedUpdate) => DeltaFrame
   private readonly pending = new Map<string, DeltaItem>()
-  private nextAt = 0
   private lastSentAt: number
   private dueAt: number
-  private wakeAt = Number.POSITIVE_INFINITY
-  private closed = false
 
   constructor(
     private readonly client: StreamClient,
     readonly spec: SubscriptionSpec,
-    readonly path: TreePath,
+    path: TreePath,
+    view: View,
   ) {
+    super(client, path, view)
     this.base = path.starAt < 0 ? path.segments : path.segments.slice(0, path.starAt)
-    this.build = frameBuilder(client.tree, this.base)
-    this.lastSentAt = Date.now()
+    this.build = frameBuilder(client.streams.tree, this.base)
+    this.lastSentAt = monotonicNow()
     this.dueAt = this.lastSentAt + spec.period
     this.reschedule()
   }
 
+  get holding(): boolean {
+    return this.pending.size > 0
+  }
+
   deliver(update: ScopedUpdate): void {
     if (this.spec.policy === 'fixed') return
+    // Built once per (scope, view): the view's filtered patch decides which leaves are sent.
     const frame = update.frame(FRAME_KIND, this.build)
     if (frame.items.length === 0) return
-    const now = Date.now()
+    const now = monotonicNow()
     if (this.pending.size > 0 || this.client.congested || now < this.nextAt) {
       for (const item of frame.items) this.pending.set(itemKey(item), item)
       this.client.countCoalesced(frame.items.length)
-      if (!this.client.congested) this.wake(this.nextAt)
+      if (this.client.draining) this.wake(this.nextAt)
       return
     }
     this.sent(now)
     this.client.sendFrame(frame)
   }
 
-  /** The current values of everything this subscription matches (cached values). */
+  /** The current values of everything this subscription matches (cached values), as its view sees them. */
   snapshot(): DeltaItem[] {
-    return itemsOf(this.client.tree, this.base, this.client.tree.get(this.path) ?? {})
+    const tree = this.client.streams.tree
+    return itemsOf(tree, this.base, readThrough(tree, this.path, this.view) ?? {})
   }
 
-  /** Scheduler task: flushes held items, and sends fixed / ideal repeats when due. */
+  /** Holds the cached values instead of sending them: the connection is congested. */
+  holdSnapshot(): void {
+    for (const item of this.snapshot()) this.pending.set(itemKey(item), item)
+  }
+
   run(now: number): void {
-    if (this.closed || now < this.wakeAt) return
-    this.wakeAt = Number.POSITIVE_INFINITY
-    if (this.client.congested) return
+    if (this.closed || this.client.congested) return
     if (this.pending.size > 0 && now >= this.nextAt) {
       const items = [...this.pending.values()]
       this.pending.clear()
@@ -151,21 +164,18 @@ export class StreamSubscription implements Subscriber, Task {
     if (this.spec.policy === 'fixed' && now >= this.dueAt) {
       this.dueAt = now + this.spec.period
       this.repeat(now)
-    } else if (this.spec.policy === 'ideal' && now >= this.lastSentAt + this.spec.period) {
+    } else if (
+      this.spec.policy === 'ideal' &&
+      this.spec.period > 0 &&
+      now >= this.lastSentAt + this.spec.period
+    ) {
       this.repeat(now)
     }
     this.reschedule()
   }
 
-  /** Called when the client's socket drains again. */
-  resume(): void {
-    this.reschedule()
-  }
-
-  close(): void {
-    this.closed = true
+  protected dropHeld(): void {
     this.pending.clear()
-    this.hub?.unsubscribe()
   }
 
   private repeat(now: number): void {
@@ -186,12 +196,5 @@ export class StreamSubscription implements Subscriber, Task {
       at = Math.min(at, this.lastSentAt + this.spec.period)
     }
     if (at !== Number.POSITIVE_INFINITY) this.wake(at)
-  }
-
-  /** Queues a run at `at` unless one is already queued no later. */
-  private wake(at: number): void {
-    if (at >= this.wakeAt) return
-    this.wakeAt = at
-    this.client.scheduler.at(at, this)
   }
 }

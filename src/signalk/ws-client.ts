@@ -1,27 +1,36 @@
 /**
- * One client of `/signalk/v1/stream` (SPEC §5): its hello, its
- * subscriptions, the messages it sends (deltas, subscribe, unsubscribe,
- * `{}` keep-alives) and what goes out to it. A bad message is answered with
- * an error message and the connection stays open.
+ * One client of `/signalk/v1/stream` (SPEC §5): a connection of the shared
+ * stream writer (src/stream/connection.ts) that speaks the Signal K
+ * streaming protocol — its hello, its subscriptions, the messages it sends
+ * (deltas, subscribe, unsubscribe, `{}` keep-alives) and error messages for
+ * bad ones; the connection stays open.
+ *
+ * Frames go to the socket itself, complete, rather than through
+ * `ws.send()`, which would frame and write each message again per client:
+ * delta frames are built once per (scope, view) and written to every
+ * socket (bench b2, bench/RESULTS.md). While the socket does not drain, the
+ * client's messages are not read (`ws.pause()`), so a client that never
+ * reads cannot make keelson queue replies without bound.
  *
  * @see https://signalk.org/specification/1.7.0/doc/streaming_api.html
  */
 import type { Duplex } from 'node:stream'
-import type { Logger } from 'pino'
 import type WebSocket from 'ws'
 import { Errors, KeelsonError } from '../core/errors.js'
-import type { Hub } from '../core/hub.js'
 import { isObject, type Json, type JsonObject } from '../core/json.js'
-import type { Scheduler } from '../core/scheduler.js'
-import { SIGNALK_VERSION, type StateTree } from '../core/state-tree.js'
+import { SIGNALK_VERSION } from '../core/state-tree.js'
 import { validateValue } from '../core/validate.js'
-import { applyDelta, type Delta } from './delta.js'
+import { FULL_VIEW, type View } from '../core/view.js'
+import type { WritePort } from '../core/write-port.js'
+import { Connection, type StreamStats } from '../stream/connection.js'
+import type { Streams } from '../stream/streams.js'
+import { type Delta, stampDelta } from './delta.js'
 import { metaOf } from './meta.js'
 import { parseSpec, StreamSubscription, type SubscriptionSpec, treePathOf } from './subscription.js'
 import { type DeltaFrame, type DeltaItem, toDeltas } from './to-delta.js'
 import { textFrame, textFrames } from './ws-frame.js'
 
-/** How a client connected: the query of its upgrade request. */
+/** How a client connected: the query of its upgrade request, and what it may do. */
 export interface ClientOptions {
   /** `subscribe=self|all|none`; default `self`. */
   subscribe: 'self' | 'all' | 'none'
@@ -29,94 +38,96 @@ export interface ClientOptions {
   sendCachedValues: boolean
   /** `sendMeta=all`: send each path's metadata before its first value. */
   sendMeta: boolean
-  /** Whether this client may write (loopback while no users exist, SPEC §8). */
-  canWrite: boolean
+  /** Why this client may not write, or undefined when it may (SPEC §8). */
+  writeRefusal: KeelsonError | undefined
   /** The `$source` of its deltas that carry none. */
   sourceLabel: string
-  /** Deepest JSON nesting accepted. */
-  maxDepth: number
+  /** What this client may read. Default everything. */
+  view?: View
 }
 
-/** Counters a client adds to. */
-export interface StreamStats {
-  eventsSent: number
-  bytesSent: number
-  coalesced: number
+/** Counters of the Signal K stream. */
+export interface SignalKStats extends StreamStats {
+  /** Peers closed for not answering a ping. */
+  pingTimeouts: number
 }
 
-/** What a client needs from its transport. */
-export interface ClientContext {
-  readonly stats: StreamStats
-  readonly tree: StateTree
-  readonly hub: Hub
-  readonly scheduler: Scheduler
-  readonly log: Logger
-  /** `ws.bufferedAmount` above which the socket counts as congested. */
-  readonly highWaterBytes: number
-  /** Called when the socket becomes congested. */
-  congested(client: StreamClient): void
-  /** Called when a congested socket has flushed everything queued before it congested. */
-  flushed(client: StreamClient): void
-  /** Queues `client` for the write at the end of this event-loop turn. */
-  markDirty(client: StreamClient): void
-  /** `frames` joined into one Buffer, once for every client due the same frames this turn. */
-  joined(frames: readonly Buffer[]): Buffer
-}
+/** Levels of a delta message above its values: `{updates:[{values:[{value}]}]}`. */
+const MESSAGE_LEVELS = 4
 
-/**
- * One WebSocket client. Everything due to it in one event-loop turn (shared
- * delta frames, its own hello, replies and cached values) is queued as
- * complete text frames and written to its socket in one `write` at the end
- * of the turn, or at once when the queue reaches `highWaterBytes`. Frames go
- * to the socket itself rather than through `ws.send()`, which would frame and
- * write each message again per client: bench (b2), bench/RESULTS.md.
- */
-export class StreamClient {
-  readonly tree: StateTree
-  readonly scheduler: Scheduler
+/** Metadata already sent to one client, at most this many paths remembered. */
+const MAX_META_SENT = 10_000
+
+/** One WebSocket client. */
+export class StreamClient extends Connection {
   /** Answered the last ping. */
   alive = true
-  /** When the socket stopped draining (epoch ms), 0 while it drains. */
-  congestedSince = 0
-  private readonly subscriptions = new Set<StreamSubscription>()
+  readonly view: View
   private readonly metaSent = new Set<string>()
-  private readonly queued: Buffer[] = []
-  private queuedBytes = 0
-  private queuedMessages = 0
-  private dirty = false
-  private closed = false
 
   constructor(
+    streams: Streams,
     readonly ws: WebSocket,
     /** The upgraded socket under `ws`; it carries no extension (permessage-deflate is off). */
-    private readonly socket: Duplex,
-    private readonly ctx: ClientContext,
+    socket: Duplex,
+    readonly port: WritePort,
+    readonly wsStats: SignalKStats,
     private readonly options: ClientOptions,
   ) {
-    this.tree = ctx.tree
-    this.scheduler = ctx.scheduler
+    super(streams, socket, wsStats)
+    this.view = options.view ?? FULL_VIEW
     this.sendJson({
       name: 'keelson',
       // The hello's version is the Signal K version of the data (hello.json), not keelson's.
       version: SIGNALK_VERSION,
-      self: `vessels.${this.tree.selfKey}`,
+      self: `vessels.${streams.tree.selfKey}`,
       roles: ['master', 'main'],
       timestamp: new Date().toISOString(),
     })
     if (options.subscribe !== 'none') {
       const context = options.subscribe === 'all' ? '*' : 'vessels.self'
       const spec = { context, path: '*', period: 0, minPeriod: 0, policy: 'instant' as const }
-      this.add([spec])
+      this.subscribe([spec])
     }
   }
 
-  /** True while the socket is not draining. */
-  get congested(): boolean {
-    return this.congestedSince !== 0
+  get protocol(): string {
+    return 'ws'
+  }
+
+  /** A ping on the shared keep-alive tick; a peer that missed the previous one is terminated. */
+  keepAlive(): void {
+    if (!this.alive) {
+      this.wsStats.pingTimeouts++
+      this.ws.terminate()
+      this.close()
+      return
+    }
+    this.alive = false
+    this.ws.ping()
+  }
+
+  /** Closes with 1001 (server shutdown). */
+  end(): void {
+    this.ws.close(1001, 'server shutting down')
+  }
+
+  protected override pauseReading(): void {
+    this.ws.pause()
+  }
+
+  protected override resumeReading(): void {
+    if (!this.closed) this.ws.resume()
+  }
+
+  protected override writable(): boolean {
+    // After a close frame (ours or the peer's) no data frame may follow (RFC 6455 §5.5.1).
+    return this.ws.readyState === this.ws.OPEN
   }
 
   /** Handles one message from the client; never throws. */
   receive(data: string): void {
+    if (this.closed) return
     let message: Json
     try {
       message = JSON.parse(data) as Json
@@ -130,7 +141,7 @@ export class StreamClient {
       const requestId = isObject(message) ? message.requestId : undefined
       if (err instanceof KeelsonError) this.sendError(err, requestId)
       else {
-        this.ctx.log.error({ err }, 'signalk ws message failed')
+        this.streams.log.error({ err }, 'signalk ws message failed')
         this.sendError(new KeelsonError(Errors.INTERNAL), requestId)
       }
     }
@@ -140,47 +151,33 @@ export class StreamClient {
   sendFrame(frame: DeltaFrame): void {
     if (this.options.sendMeta) this.sendMetaOf(frame.items)
     const bytes = frame.bytes
-    this.enqueue(bytes, frame.messages)
+    this.send(bytes, frame.messages)
   }
 
-  /** Sends items made for this client alone (coalesced or repeated values). */
+  /** Sends items made for this client alone (coalesced, cached or repeated values). */
   sendItems(items: readonly DeltaItem[]): void {
     if (items.length === 0) return
     if (this.options.sendMeta) this.sendMetaOf(items)
     this.sendDeltas(toDeltas(items))
   }
 
-  /** Writes what this turn queued; called by the transport at the end of the turn. */
-  flush(): void {
-    this.dirty = false
-    this.write()
-  }
-
-  /** Called by the transport when the socket drained: held changes go out. */
-  drained(): void {
-    this.congestedSince = 0
-    for (const subscription of this.subscriptions) subscription.resume()
-  }
-
-  /** Drops every subscription. */
-  close(): void {
-    this.closed = true
-    this.queued.length = 0
-    this.queuedBytes = 0
-    this.queuedMessages = 0
-    for (const subscription of this.subscriptions) subscription.close()
-    this.subscriptions.clear()
+  /** Counts items held back instead of sent on their own. */
+  countCoalesced(count: number): void {
+    this.wsStats.coalesced += count
   }
 
   private handle(message: Json): void {
     if (!isObject(message)) {
       throw new KeelsonError(Errors.BAD_MESSAGE, 'A message must be a JSON object')
     }
-    validateValue(message, { maxDepth: this.options.maxDepth })
+    // Forbidden keys and non-finite numbers anywhere, and bounded nesting, before any other walk.
+    validateValue(message, { maxDepth: this.port.maxDepth + MESSAGE_LEVELS })
     let understood = false
     if (message.updates !== undefined) {
-      if (!this.options.canWrite) throw new KeelsonError(Errors.WRITE_NOT_LOCAL)
-      applyDelta(this.tree, message as unknown as Delta, {
+      if (this.options.writeRefusal) throw this.options.writeRefusal
+      this.port.write({
+        kind: 'delta',
+        delta: stampDelta(message as unknown as Delta),
         defaultSource: this.options.sourceLabel,
       })
       understood = true
@@ -193,14 +190,21 @@ export class StreamClient {
           '"subscribe" must be an array and "context" a string',
         )
       }
-      this.add(message.subscribe.map((entry) => parseSpec(context, entry)))
+      // The count first: a message past the limit is refused before any entry is parsed.
+      if (message.subscribe.length > this.streams.limits.maxSubscriptions) {
+        throw new KeelsonError(
+          Errors.TOO_MANY_SUBSCRIPTIONS,
+          `A connection may hold ${this.streams.limits.maxSubscriptions} subscriptions`,
+        )
+      }
+      this.subscribe(message.subscribe.map((entry) => parseSpec(context, entry)))
       understood = true
     }
     if (message.unsubscribe !== undefined) {
       if (!Array.isArray(message.unsubscribe) || typeof context !== 'string') {
         throw new KeelsonError(Errors.BAD_MESSAGE, '"unsubscribe" must be an array of {path}')
       }
-      this.remove(message.context === undefined ? '*' : context, message.unsubscribe)
+      this.unsubscribe(message.context === undefined ? '*' : context, message.unsubscribe)
       understood = true
     }
     if (!understood && Object.keys(message).some((key) => key !== 'requestId')) {
@@ -208,20 +212,46 @@ export class StreamClient {
     }
   }
 
-  private add(specs: SubscriptionSpec[]): void {
-    // Every path is checked before any subscription starts: a bad entry adds none.
-    const paths = specs.map((spec) => treePathOf(spec.context, spec.path, this.tree.selfKey))
+  /**
+   * Adds subscriptions, all or none: every path is checked and the limit
+   * counted before any starts. A subscription to a (context, path) the
+   * client already holds replaces it.
+   */
+  private subscribe(specs: SubscriptionSpec[]): void {
+    const selfKey = this.streams.tree.selfKey
+    const unique = new Map<string, SubscriptionSpec>()
+    for (const spec of specs) unique.set(`${spec.context}\u0000${spec.path}`, spec)
+    const paths = new Map<string, ReturnType<typeof treePathOf>>()
+    for (const [key, spec] of unique) paths.set(key, treePathOf(spec.context, spec.path, selfKey))
+    const replaced: StreamSubscription[] = []
+    for (const subscription of this.subscriptions) {
+      const { spec } = subscription as StreamSubscription
+      if (unique.has(`${spec.context}\u0000${spec.path}`))
+        replaced.push(subscription as StreamSubscription)
+    }
+    const limit = this.streams.limits.maxSubscriptions
+    if (this.subscriptions.size - replaced.length + unique.size > limit) {
+      throw new KeelsonError(
+        Errors.TOO_MANY_SUBSCRIPTIONS,
+        `A connection may hold ${limit} subscriptions; it holds ${this.subscriptions.size}`,
+      )
+    }
+    for (const subscription of replaced) this.remove(subscription)
     const cached: DeltaItem[] = []
-    specs.forEach((spec, i) => {
-      const subscription = new StreamSubscription(this, spec, paths[i]!)
-      subscription.hub = this.ctx.hub.subscribe(paths[i]!, subscription)
-      this.subscriptions.add(subscription)
-      if (this.options.sendCachedValues) cached.push(...subscription.snapshot())
-    })
+    for (const [key, spec] of unique) {
+      const subscription = new StreamSubscription(this, spec, paths.get(key)!, this.view)
+      this.add(subscription)
+      subscription.listen()
+      if (this.options.sendCachedValues) {
+        // Held, not queued, while the socket does not drain: sent (latest per path) when it does.
+        if (this.congested) subscription.holdSnapshot()
+        else cached.push(...subscription.snapshot())
+      }
+    }
     this.sendItems(cached)
   }
 
-  private remove(context: string, entries: unknown[]): void {
+  private unsubscribe(context: string, entries: unknown[]): void {
     const paths = entries.map((entry) => {
       const path = isObject(entry as Json) ? (entry as JsonObject).path : undefined
       if (typeof path !== 'string') {
@@ -229,12 +259,11 @@ export class StreamClient {
       }
       return path
     })
-    for (const subscription of this.subscriptions) {
-      const { spec } = subscription
+    for (const subscription of [...this.subscriptions]) {
+      const { spec } = subscription as StreamSubscription
       if (context !== '*' && spec.context !== context) continue
       if (!paths.includes('*') && !paths.includes(spec.path)) continue
-      subscription.close()
-      this.subscriptions.delete(subscription)
+      this.remove(subscription)
     }
   }
 
@@ -242,12 +271,13 @@ export class StreamClient {
     const metas: DeltaItem[] = []
     for (const item of items) {
       if (item.meta || item.path === '') continue
-      const key = `${item.context}\0${item.path}`
+      const key = `${item.context}\u0000${item.path}`
       if (this.metaSent.has(key)) continue
+      if (this.metaSent.size >= MAX_META_SENT) this.metaSent.clear()
       this.metaSent.add(key)
       const dot = item.context.indexOf('.')
       const context = [item.context.slice(0, dot), item.context.slice(dot + 1)]
-      const meta = metaOf(this.tree, context, item.path.split('.'))
+      const meta = metaOf(this.streams.tree, context, item.path.split('.'))
       if (meta) metas.push({ context: item.context, path: item.path, value: meta, meta: true })
     }
     this.sendDeltas(toDeltas(metas))
@@ -255,7 +285,7 @@ export class StreamClient {
 
   private sendDeltas(deltas: JsonObject[]): void {
     if (deltas.length === 0) return
-    this.enqueue(textFrames(deltas.map((delta) => JSON.stringify(delta))), deltas.length)
+    this.send(textFrames(deltas.map((delta) => JSON.stringify(delta))), deltas.length)
   }
 
   private sendError(err: KeelsonError, requestId?: Json): void {
@@ -269,53 +299,6 @@ export class StreamClient {
   }
 
   private sendJson(message: JsonObject): void {
-    this.enqueue(textFrame(JSON.stringify(message)), 1)
-  }
-
-  /** Queues framed messages; a queue that reaches the high-water mark is written at once. */
-  private enqueue(bytes: Buffer, messages: number): void {
-    if (this.closed) return
-    this.queued.push(bytes)
-    this.queuedBytes += bytes.length
-    this.queuedMessages += messages
-    if (this.queuedBytes >= this.ctx.highWaterBytes) this.write()
-    else if (!this.dirty) {
-      this.dirty = true
-      this.ctx.markDirty(this)
-    }
-  }
-
-  private write(): void {
-    const queued = this.queued
-    if (queued.length === 0) return
-    // After a close frame (ours or the peer's) no data frame may follow (RFC 6455 §5.5.1).
-    if (!this.closed && this.ws.readyState === this.ws.OPEN && !this.socket.destroyed) {
-      const batch = queued.length === 1 ? queued[0]! : this.ctx.joined(queued)
-      this.socket.write(batch)
-      const stats = this.ctx.stats
-      stats.eventsSent += this.queuedMessages
-      stats.bytesSent += batch.length
-    }
-    queued.length = 0
-    this.queuedBytes = 0
-    this.queuedMessages = 0
-    if (!this.closed) this.checkCongestion()
-  }
-
-  /** Counts items held back instead of sent on their own. */
-  countCoalesced(count: number): void {
-    this.ctx.stats.coalesced += count
-  }
-
-  private checkCongestion(): void {
-    if (this.congestedSince === 0 && this.ws.bufferedAmount > this.ctx.highWaterBytes) {
-      this.congestedSince = Date.now()
-      this.ctx.congested(this)
-      // A ping queued behind the backlog calls back once the backlog reached the kernel:
-      // the socket drained, with no timer and no private socket access.
-      this.ws.ping(undefined, undefined, (err) => {
-        if (!err) this.ctx.flushed(this)
-      })
-    }
+    this.send(textFrame(JSON.stringify(message)), 1)
   }
 }

@@ -1,153 +1,86 @@
 /**
- * The Signal K WebSocket endpoint `/signalk/v1/stream` (SPEC §5): upgrades,
- * the set of clients, and their shared timers — one ping sweep that
- * terminates peers that did not answer the previous ping, and one sweep that
- * closes sockets stalled past `stallTimeoutMs` (and resumes drained ones
- * whose flush callback has not come yet).
+ * The Signal K WebSocket endpoint `/signalk/v1/stream` (SPEC §5): the
+ * upgrade, and the clients, which are connections of the app's shared
+ * stream writer (src/stream/): the same end-of-turn batch, congestion
+ * handling, byte bound, stall sweep and keep-alive tick (a ping here) as
+ * every other stream.
  *
- * Fan-out path, as for SSE (src/http/sse.ts): each change's delta frames are
- * built once per subscribed scope (`ScopedUpdate.frame`, src/core/hub.ts); a client
- * queues them, and at the end of the event-loop turn one flush writes each
- * client's frames in one `write`, joined once for all clients due the same
- * frames. permessage-deflate stays off, so those bytes are valid on every
- * connection.
+ * An upgrade never throws: a malformed URL or any failure is answered with
+ * a real HTTP status on the socket, as ws's abortHandshake does.
  *
  * @see https://signalk.org/specification/1.7.0/doc/streaming_api.html
  */
 
-import type { IncomingMessage } from 'node:http'
+import { type IncomingMessage, STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { Logger } from 'pino'
 import { type WebSocket, WebSocketServer } from 'ws'
-import type { Hub } from '../core/hub.js'
-import type { Scheduler } from '../core/scheduler.js'
-import type { StateTree } from '../core/state-tree.js'
-import { TurnBatch } from '../core/turn-batch.js'
-import { isLoopback } from '../http/guard.js'
-import { stallSweepMs } from '../options.js'
-import {
-  type ClientContext,
-  type ClientOptions,
-  StreamClient,
-  type StreamStats,
-} from './ws-client.js'
+import { Errors, KeelsonError } from '../core/errors.js'
+import type { View } from '../core/view.js'
+import type { WritePort } from '../core/write-port.js'
+import type { Streams } from '../stream/streams.js'
+import { type ClientOptions, type SignalKStats, StreamClient } from './ws-client.js'
 
 /** The path of the Signal K stream. */
 export const STREAM_PATH = '/signalk/v1/stream'
 
 /** Options of {@link SignalKStream}. */
 export interface SignalKStreamOptions {
-  /** Period of WebSocket pings; a peer that misses one is closed, ms. Default 15000 (`keepAliveMs`). */
-  keepAliveMs: number
-  /** Close a socket that has not drained for this long, ms. Default 30000. */
-  stallTimeoutMs: number
-  /** Largest message accepted, bytes. Default 1 MiB. */
+  /** Largest message accepted, bytes; a larger one closes the connection with 1009. */
   maxBodyBytes: number
-  /** Deepest JSON nesting accepted. Default 64. */
-  maxDepth: number
-  /** `bufferedAmount` above which a socket counts as congested, bytes. Default 256 KiB. */
-  highWaterBytes?: number
+  /** Why a client of this upgrade request may not write, or undefined when it may (SPEC §8). */
+  writeRefusal(req: IncomingMessage): KeelsonError | undefined
+  /** What a client of this upgrade request may read; default everything. */
+  viewOf?(req: IncomingMessage): View
 }
 
-/** Counters the metrics endpoint reads (the `StreamSource` shape of `/metrics`). */
-export interface SignalKStreamStats extends StreamStats {
-  eventsSent: number
-  bytesSent: number
-  /** Changes held back and folded into the latest value per path. */
-  coalesced: number
-  stalledClosed: number
-  /** Peers closed for not answering a ping. */
-  pingTimeouts: number
+/** The query of an upgrade URL, or undefined when the URL is not the stream's. */
+function streamQuery(url: string): URLSearchParams | undefined {
+  const q = url.indexOf('?')
+  const pathname = q < 0 ? url : url.slice(0, q)
+  if (pathname !== STREAM_PATH && pathname !== `${STREAM_PATH}/`) return undefined
+  return new URLSearchParams(q < 0 ? '' : url.slice(q + 1))
 }
 
 /** All Signal K WebSocket clients of one app. */
-export class SignalKStream implements ClientContext {
-  readonly stats: SignalKStreamStats = {
+export class SignalKStream {
+  readonly stats: SignalKStats = {
     eventsSent: 0,
     bytesSent: 0,
     coalesced: 0,
     stalledClosed: 0,
     pingTimeouts: 0,
   }
-  readonly highWaterBytes: number
   private readonly wss: WebSocketServer
-  private readonly clients = new Set<StreamClient>()
-  private readonly stalled = new Set<StreamClient>()
-  private readonly batch = new TurnBatch<StreamClient>()
-  private readonly pingTimer: NodeJS.Timeout
-  private readonly sweepTimer: NodeJS.Timeout
 
   constructor(
-    readonly tree: StateTree,
-    readonly hub: Hub,
-    readonly scheduler: Scheduler,
+    private readonly streams: Streams,
+    private readonly port: WritePort,
     private readonly options: SignalKStreamOptions,
-    readonly log: Logger,
   ) {
-    this.highWaterBytes = options.highWaterBytes ?? 256 * 1024
     // No compression: frames are built once and written as they are to every socket.
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxBodyBytes,
       perMessageDeflate: false,
     })
-    this.pingTimer = setInterval(() => this.ping(), options.keepAliveMs)
-    this.pingTimer.unref()
-    const sweep = stallSweepMs(options.stallTimeoutMs)
-    this.sweepTimer = setInterval(() => this.sweep(), sweep)
-    this.sweepTimer.unref()
   }
 
   /** Number of connected clients. */
   get size(): number {
-    return this.clients.size
+    return this.streams.count('ws')
   }
 
-  /** Takes the upgrade when it is for {@link STREAM_PATH}; returns false otherwise. */
+  /** Takes the upgrade when it is for {@link STREAM_PATH}; returns false otherwise. Never throws. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const url = new URL(req.url ?? '/', 'http://localhost')
-    if (url.pathname.replace(/\/$/, '') !== STREAM_PATH) return false
-    const options = this.clientOptions(req, url.searchParams)
+    const query = streamQuery(req.url ?? '/')
+    if (query === undefined) return false
+    const options = this.clientOptions(req, query)
     this.wss.handleUpgrade(req, socket, head, (ws) => this.connect(ws, socket, options))
     return true
   }
 
-  /** Called by a client whose socket stopped draining. */
-  congested(client: StreamClient): void {
-    this.stalled.add(client)
-  }
-
-  /** Called when a congested client's backlog was written out: held changes go out now. */
-  flushed(client: StreamClient): void {
-    if (!this.stalled.delete(client)) return
-    client.drained()
-  }
-
-  /** Queues `client` for the flush at the end of this event-loop turn. */
-  markDirty(client: StreamClient): void {
-    this.batch.markDirty(client)
-  }
-
-  /**
-   * The frames due to a client this turn as one Buffer. Clients of one scope
-   * are flushed one after the other with the very same frames, so the last
-   * join is kept for the turn and reused while the frames are the same
-   * Buffers: one copy per scope, then one `write` per socket.
-   */
-  joined(frames: readonly Buffer[]): Buffer {
-    return this.batch.joined(frames)
-  }
-
-  /** Closes every client and stops the timers. */
+  /** Stops taking upgrades (clients are ended by the stream registry). */
   close(): void {
-    clearInterval(this.pingTimer)
-    clearInterval(this.sweepTimer)
-    for (const client of this.clients) {
-      client.close()
-      client.ws.close(1001, 'server shutting down')
-    }
-    this.clients.clear()
-    this.stalled.clear()
     this.wss.close()
   }
 
@@ -158,63 +91,62 @@ export class SignalKStream implements ClientContext {
       subscribe: subscribe === 'all' || subscribe === 'none' ? subscribe : 'self',
       sendCachedValues: query.get('sendCachedValues') !== 'false',
       sendMeta: query.get('sendMeta') === 'all',
-      canWrite: isLoopback(address),
+      writeRefusal: this.options.writeRefusal(req),
       sourceLabel: `ws.${(address ?? 'unknown').replace(/[.:]/g, '_')}`,
-      maxDepth: this.options.maxDepth,
+      view: this.options.viewOf?.(req),
     }
   }
 
   private connect(ws: WebSocket, socket: Duplex, options: ClientOptions): void {
+    const log = this.streams.log
     if (ws.extensions !== '') {
       // Shared frames carry no RSV bits; they are wrong on a connection with an extension.
-      this.log.error({ extensions: ws.extensions }, 'signalk ws extension negotiated')
+      log.error({ extensions: ws.extensions }, 'signalk ws extension negotiated')
       ws.close(1011, 'unsupported extension')
       return
     }
-    const client = new StreamClient(ws, socket, this, options)
-    this.clients.add(client)
+    let client: StreamClient
+    try {
+      client = new StreamClient(this.streams, ws, socket, this.port, this.stats, options)
+    } catch (err) {
+      log.error({ err }, 'signalk ws client failed to start')
+      ws.close(1011, 'internal error')
+      return
+    }
+    this.streams.add(client)
     ws.on('pong', () => {
       client.alive = true
     })
     ws.on('message', (data, isBinary) => {
       client.receive(isBinary ? '' : data.toString())
     })
-    ws.on('error', (err) => this.log.debug({ err }, 'signalk ws error'))
-    ws.on('close', () => this.remove(client))
-    this.log.debug({ clients: this.clients.size }, 'signalk ws client connected')
-  }
-
-  private remove(client: StreamClient): void {
-    if (!this.clients.delete(client)) return
-    this.stalled.delete(client)
-    client.close()
-  }
-
-  private ping(): void {
-    for (const client of this.clients) {
-      if (!client.alive) {
-        this.stats.pingTimeouts++
-        client.ws.terminate()
-        this.remove(client)
-        continue
-      }
-      client.alive = false
-      client.ws.ping()
-    }
-  }
-
-  private sweep(): void {
-    const now = Date.now()
-    for (const client of this.stalled) {
-      if (client.ws.bufferedAmount <= this.highWaterBytes / 4) {
-        this.stalled.delete(client)
-        client.drained()
-      } else if (now - client.congestedSince >= this.options.stallTimeoutMs) {
-        this.stats.stalledClosed++
-        this.log.info({ stalledMs: now - client.congestedSince }, 'closing stalled signalk ws')
-        client.ws.terminate()
-        this.remove(client)
-      }
-    }
+    ws.on('error', (err) => log.debug({ err }, 'signalk ws error'))
+    ws.on('close', () => client.close())
+    log.debug({ clients: this.size }, 'signalk ws client connected')
   }
 }
+
+/** The answer to an upgrade that cannot be taken, on the raw socket (ws's abortHandshake). */
+export function abortUpgrade(socket: Duplex, error: KeelsonError): void {
+  const body = JSON.stringify({
+    type: `https://keelson.dev/errors/${error.kind.code}`,
+    title: error.kind.title,
+    status: error.status,
+    detail: error.message,
+    code: error.code,
+  })
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
+  socket.once('finish', () => socket.destroy())
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\nConnection: close\r\n` +
+      `Content-Type: application/problem+json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  )
+}
+
+/** A 404 for an upgrade to a URL with no WebSocket endpoint. */
+export const NO_ENDPOINT = (url: string): KeelsonError =>
+  new KeelsonError(Errors.NOT_FOUND, `No WebSocket endpoint at ${url.slice(0, 200)}`)

@@ -1,0 +1,146 @@
+/**
+ * Every open stream connection of one app, whatever its protocol, with the
+ * timers they share: one keep-alive tick (SSE keep-alive events, WebSocket
+ * pings), one sweep that closes connections stalled past `stallTimeoutMs`,
+ * and one end-of-turn write batch (src/core/turn-batch.ts), so no
+ * connection owns a timer of its own.
+ */
+import type { Logger } from 'pino'
+import type { Hub } from '../core/hub.js'
+import { monotonicNow, type Scheduler } from '../core/scheduler.js'
+import type { StateTree } from '../core/state-tree.js'
+import { TurnBatch } from '../core/turn-batch.js'
+import { stallSweepMs } from '../options.js'
+import type { Connection, ConnectionLimits } from './connection.js'
+
+/** Options of {@link Streams}. */
+export interface StreamsOptions extends ConnectionLimits {
+  /** Period of the keep-alive tick, ms. */
+  keepAliveMs: number
+  /** A connection whose socket has not drained for this long is closed, ms. */
+  stallTimeoutMs: number
+}
+
+/** The registry of open connections and their shared timers. */
+export class Streams {
+  readonly limits: ConnectionLimits
+  private readonly byProtocol = new Map<string, Set<Connection>>()
+  private readonly congested = new Set<Connection>()
+  private readonly batch = new TurnBatch<Connection>()
+  private readonly keepAliveTimer: NodeJS.Timeout
+  private readonly stallTimer: NodeJS.Timeout
+
+  constructor(
+    readonly tree: StateTree,
+    readonly hub: Hub,
+    readonly scheduler: Scheduler,
+    private readonly options: StreamsOptions,
+    readonly log: Logger,
+  ) {
+    this.limits = {
+      highWaterBytes: options.highWaterBytes,
+      maxConnectionBytes: options.maxConnectionBytes,
+      maxSubscriptions: options.maxSubscriptions,
+    }
+    this.keepAliveTimer = setInterval(() => this.keepAlive(), options.keepAliveMs)
+    this.keepAliveTimer.unref()
+    this.stallTimer = setInterval(() => this.closeStalled(), stallSweepMs(options.stallTimeoutMs))
+    this.stallTimer.unref()
+  }
+
+  /** Open connections of `protocol`. */
+  count(protocol: string): number {
+    return this.byProtocol.get(protocol)?.size ?? 0
+  }
+
+  /** Open connections of every protocol. */
+  get size(): number {
+    let total = 0
+    for (const set of this.byProtocol.values()) total += set.size
+    return total
+  }
+
+  /** Unsent bytes held for the connections of `protocol`. */
+  bufferedBytes(protocol: string): number {
+    let total = 0
+    for (const connection of this.byProtocol.get(protocol) ?? []) total += connection.buffered
+    return total
+  }
+
+  /** Registers an open connection. */
+  add(connection: Connection): void {
+    let set = this.byProtocol.get(connection.protocol)
+    if (set === undefined) {
+      set = new Set()
+      this.byProtocol.set(connection.protocol, set)
+    }
+    set.add(connection)
+  }
+
+  /** Forgets a closed connection (called by {@link Connection.close}). */
+  remove(connection: Connection): void {
+    this.byProtocol.get(connection.protocol)?.delete(connection)
+    this.congested.delete(connection)
+  }
+
+  /** Queues `connection` for the write at the end of this event-loop turn. */
+  markDirty(connection: Connection): void {
+    this.batch.markDirty(connection)
+  }
+
+  /** The frames due to a connection this turn as one Buffer ({@link TurnBatch.joined}). */
+  joined(frames: readonly Buffer[]): Buffer {
+    return this.batch.joined(frames)
+  }
+
+  /** Called by a connection whose socket stopped draining, or drained again. */
+  setCongested(connection: Connection, congested: boolean): void {
+    if (congested) this.congested.add(connection)
+    else this.congested.delete(connection)
+  }
+
+  /** Ends every connection gracefully and stops the timers. */
+  close(): void {
+    clearInterval(this.keepAliveTimer)
+    clearInterval(this.stallTimer)
+    for (const set of this.byProtocol.values()) {
+      for (const connection of set) {
+        try {
+          connection.end()
+        } catch (err) {
+          this.log.warn({ err }, 'ending a stream failed')
+        }
+        connection.close()
+      }
+    }
+    this.byProtocol.clear()
+    this.congested.clear()
+  }
+
+  private keepAlive(): void {
+    for (const set of this.byProtocol.values()) {
+      for (const connection of set) {
+        try {
+          connection.keepAlive()
+        } catch (err) {
+          this.log.error({ err }, 'stream keep-alive failed')
+          connection.destroy()
+        }
+      }
+    }
+  }
+
+  private closeStalled(): void {
+    const now = monotonicNow()
+    const limit = this.options.stallTimeoutMs
+    for (const connection of this.congested) {
+      if (now - connection.congestedSince < limit) continue
+      connection.stats.stalledClosed++
+      this.log.info(
+        { protocol: connection.protocol, stalledMs: Math.round(now - connection.congestedSince) },
+        'closing a stalled stream',
+      )
+      connection.destroy()
+    }
+  }
+}
