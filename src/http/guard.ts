@@ -1,18 +1,33 @@
 /**
  * Who may write (SPEC §3 CORS, §8): writes from a browser only from origins
- * listed with `--cors-origin`; with no users configured, writes only from
- * loopback. Token checks join here when users exist.
+ * listed with `--cors-origin`; with no users configured, writes only from a
+ * loopback peer, from no page but this server's own on a loopback origin,
+ * to a loopback or configured host name (no DNS rebinding). Token checks
+ * join here when users exist.
+ *
+ * @see https://fetch.spec.whatwg.org/#http-cors-protocol
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { isIPv4 } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import type { RequestHandler } from 'express'
 import { Errors, KeelsonError } from '../core/errors.js'
+import { API_PREFIX } from './fast-path.js'
 
 /** Write rules. */
 export interface WritePolicy {
   /** Origins allowed to write from a browser (`--cors-origin`). Default none. */
   corsOrigins: readonly string[]
+  /**
+   * Host names, besides loopback names, that a write's `Host` header may
+   * carry while no users exist (the `hostNames` option): a name matches with
+   * any port, a `name:port` only that port. Default none.
+   */
+  hostNames?: readonly string[]
 }
+
+/** The methods of the REST API (RFC 9110 §10.2.1 `Allow`), as its 405 and OPTIONS answers list them. */
+export const API_ALLOW = 'GET, HEAD, PATCH, PUT, DELETE, OPTIONS'
 
 /** True for 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
 export function isLoopback(address: string | undefined): boolean {
@@ -21,19 +36,101 @@ export function isLoopback(address: string | undefined): boolean {
   return v4.startsWith('127.') || address === '::1'
 }
 
-/** Throws when `req` may not write. */
-export function checkWriteAllowed(req: IncomingMessage, policy: WritePolicy): void {
+/**
+ * Why `req` may not write, or `undefined` when it may. With no users (for
+ * now, always) a write needs, in this order:
+ *
+ * - an `Origin`, when one is sent, that is a listed `corsOrigins` entry or a
+ *   loopback origin of this very server: `localhost`, `127.x.x.x` or
+ *   `[::1]`, with this server's scheme and local port (else 403 `CORS_ORIGIN`);
+ * - a loopback peer (else 403 `WRITE_NOT_LOCAL`);
+ * - a `Host` that is a loopback name (`localhost`, `127.x.x.x`, `[::1]`,
+ *   with or without a port) or one of `hostNames` (else 403 `HOST_NOT_ALLOWED`).
+ *
+ * The Origin and Host rules stop DNS rebinding: a page of
+ * `http://attacker.example:PORT` whose name now resolves to 127.0.0.1 sends
+ * that origin and that Host, neither of which passes. Use it on every write
+ * path: REST (through {@link checkWriteAllowed}) and the WebSocket upgrade
+ * request of a client that sends deltas.
+ */
+export function writeRefusal(req: IncomingMessage, policy: WritePolicy): KeelsonError | undefined {
   const origin = req.headers.origin
-  if (origin && !policy.corsOrigins.includes(origin) && origin !== ownOrigin(req)) {
-    throw new KeelsonError(Errors.CORS_ORIGIN, `Writes from origin ${origin} are not allowed`)
+  if (
+    origin !== undefined &&
+    !policy.corsOrigins.includes(origin) &&
+    !isOwnLoopbackOrigin(req, origin)
+  ) {
+    return new KeelsonError(
+      Errors.CORS_ORIGIN,
+      `Writes from origin ${origin} are not allowed; list it with --cors-origin`,
+    )
   }
-  if (!isLoopback(req.socket.remoteAddress)) throw new KeelsonError(Errors.WRITE_NOT_LOCAL)
+  if (!isLoopback(req.socket.remoteAddress)) return new KeelsonError(Errors.WRITE_NOT_LOCAL)
+  const host = req.headers.host
+  if (host === undefined || !isAllowedHost(host, policy.hostNames ?? [])) {
+    return new KeelsonError(
+      Errors.HOST_NOT_ALLOWED,
+      `Writes to host ${host ?? '(none)'} are not allowed; use localhost or a configured host name`,
+    )
+  }
+  return undefined
 }
 
-/** The origin the request was sent to, as express's `req.protocol` tells it with no proxy trusted. */
-function ownOrigin(req: IncomingMessage): string {
-  const scheme = (req.socket as TLSSocket).encrypted ? 'https' : 'http'
-  return `${scheme}://${req.headers.host}`
+/** Throws {@link writeRefusal}'s error when `req` may not write. */
+export function checkWriteAllowed(req: IncomingMessage, policy: WritePolicy): void {
+  const refusal = writeRefusal(req, policy)
+  if (refusal) throw refusal
+}
+
+/**
+ * True when `origin` is a page of this server on loopback: its exact
+ * serialisation (so no path, user info or `null`), this server's scheme and
+ * local port, and a loopback host.
+ */
+function isOwnLoopbackOrigin(req: IncomingMessage, origin: string): boolean {
+  let url: URL
+  try {
+    url = new URL(origin)
+  } catch {
+    return false
+  }
+  if (url.origin !== origin) return false
+  const scheme = (req.socket as TLSSocket).encrypted ? 'https:' : 'http:'
+  if (url.protocol !== scheme) return false
+  const port = url.port === '' ? (scheme === 'https:' ? 443 : 80) : Number(url.port)
+  return port === req.socket.localPort && isLoopbackName(url.hostname)
+}
+
+/** `localhost`, a dotted `127.x.x.x`, or a bracketed IPv6 loopback, lower case. */
+function isLoopbackName(name: string): boolean {
+  if (name === 'localhost') return true
+  if (name.startsWith('[')) return name.endsWith(']') && isLoopback(name.slice(1, -1))
+  return isIPv4(name) && name.startsWith('127.')
+}
+
+/** A `Host` header: a name or a bracketed IPv6 address, then an optional port (RFC 9110 §7.2). */
+const HOST = /^(\[[0-9a-f:.]+\]|[^:[\]/@\s]+)(?::\d{0,5})?$/i
+
+function isAllowedHost(host: string, hostNames: readonly string[]): boolean {
+  const match = HOST.exec(host)
+  if (!match) return false
+  const lower = host.toLowerCase()
+  let name = match[1]!.toLowerCase()
+  // The URL parser writes an IPv6 address the one way (`[0:0::1]` is `[::1]`).
+  if (name.startsWith('[')) name = canonicalIPv6(name) ?? name
+  if (isLoopbackName(name)) return true
+  return hostNames.some((allowed) => {
+    const entry = allowed.toLowerCase()
+    return entry === name || entry === lower
+  })
+}
+
+function canonicalIPv6(bracketed: string): string | undefined {
+  try {
+    return new URL(`http://${bracketed}/`).hostname
+  } catch {
+    return undefined
+  }
 }
 
 const READ_HEADERS = 'Accept, Last-Event-ID, If-None-Match, Cache-Control'
@@ -51,16 +148,28 @@ export function setCorsHeaders(res: ServerResponse, origin: string, policy: Writ
   return writer
 }
 
+/** True for the REST API's mount and anything below it. */
+function isApiPath(path: string): boolean {
+  return path === API_PREFIX || path.startsWith(`${API_PREFIX}/`)
+}
+
 /**
  * CORS: reads (GET, SSE) from any origin; writes only from listed origins.
- * Answers preflights itself.
+ * Answers preflights itself, and every `OPTIONS` under the REST API: 204
+ * with `Allow` ({@link API_ALLOW}, RFC 9110 §9.3.7), with or without `Origin`.
  */
 export function cors(policy: WritePolicy): RequestHandler {
   return (req, res, next) => {
     const origin = req.headers.origin
-    if (!origin) return next()
+    const options = req.method === 'OPTIONS'
+    if (options && isApiPath(req.path)) res.set('Allow', API_ALLOW)
+    if (!origin) {
+      if (!options || !isApiPath(req.path)) return next()
+      res.status(204).end()
+      return
+    }
     const writer = setCorsHeaders(res, origin, policy)
-    if (req.method !== 'OPTIONS') return next()
+    if (!options) return next()
     const wanted = String(req.headers['access-control-request-method'] ?? '').toUpperCase()
     if (wanted === 'GET' || wanted === 'HEAD') {
       res.set('Access-Control-Allow-Methods', 'GET, HEAD')

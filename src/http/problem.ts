@@ -1,6 +1,7 @@
 /**
  * RFC 9457 problem details: the one place HTTP errors are written, for the
- * express routes and the read fast path alike.
+ * express routes, the read fast path and the raw socket answers of
+ * src/http/server-hooks.ts alike.
  *
  * @see https://www.rfc-editor.org/rfc/rfc9457
  */
@@ -9,10 +10,21 @@ import type { ErrorRequestHandler } from 'express'
 import type { Logger } from 'pino'
 import { Errors, KeelsonError } from '../core/errors.js'
 
-const PROBLEM_TYPE = 'application/problem+json; charset=utf-8'
+/** The `Content-Type` of every error answer (RFC 9457 §3). */
+export const PROBLEM_TYPE = 'application/problem+json; charset=utf-8'
 
-/** Writes `error` as `application/problem+json` on a plain node response (no body for HEAD). */
-export function sendProblem(res: ServerResponse, error: KeelsonError): void {
+/** An error answer: its status and its `application/problem+json` text. */
+export interface Problem {
+  readonly status: number
+  readonly body: string
+}
+
+/**
+ * The problem details of `error`:
+ * `{"type","title","status","detail","code"}` (RFC 9457 §3.1; `code` is an
+ * extension member, the table's stable code).
+ */
+export function problemOf(error: KeelsonError): Problem {
   const { kind } = error
   const body = JSON.stringify({
     type: `https://keelson.dev/errors/${kind.code}`,
@@ -21,9 +33,23 @@ export function sendProblem(res: ServerResponse, error: KeelsonError): void {
     detail: error.message,
     code: kind.code,
   })
-  res.statusCode = kind.status
+  return { status: kind.status, body }
+}
+
+/**
+ * Writes `error` as `application/problem+json` on a plain node response (no
+ * body for HEAD). A 413 also closes the connection (`Connection: close`):
+ * the rest of the refused body was never read, so the connection cannot
+ * carry another request, and reading it all only to discard it would let a
+ * client make the server read without bound.
+ */
+export function sendProblem(res: ServerResponse, error: KeelsonError): void {
+  const { status, body } = problemOf(error)
+  res.statusCode = status
   res.setHeader('Content-Type', PROBLEM_TYPE)
   res.setHeader('Content-Length', Buffer.byteLength(body))
+  // node ends the socket once this answer is out when it carries `Connection: close`.
+  if (error.kind === Errors.TOO_LARGE) res.setHeader('Connection', 'close')
   // node drops the body of a HEAD answer itself and keeps its Content-Length.
   res.end(body)
 }
