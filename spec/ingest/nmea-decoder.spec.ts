@@ -210,3 +210,19 @@ describe('NmeaDecoder with multi-sentence AIS messages', () => {
     expect(d.counters).toMatchObject({ deltas: 0, fragmentsDropped: 2 })
   })
 })
+
+describe('NmeaDecoder with non-finite numbers', () => {
+  it('refuses a sentence whose number parses as Infinity and counts it, storing nothing', () => {
+    const tree = new StateTree()
+    const d = decoder(treeSink(tree))
+    d.line(sentence('IIDBT', ['', 'f', 'Infinity', 'M', '', 'F']))
+    d.line(sentence('IIDBT', ['', 'f', '12.5', 'M', '', 'F']))
+    d.flush()
+    // The batch is refused whole, then each line alone: the good one lands, the bad one is counted.
+    expect(d.counters.rejected).toBe(1)
+    expect(d.counters.deltas).toBe(1)
+    expect(
+      tree.get(parseDotPath('vessels.self.environment.depth.belowTransducer.value', tree.selfKey)),
+    ).toBe(12.5)
+  })
+})

@@ -53,6 +53,11 @@ export class Streams {
     return this.byProtocol.get(protocol)?.size ?? 0
   }
 
+  /** The open connections of `protocol` (live: do not change it). */
+  connectionsOf(protocol: string): ReadonlySet<Connection> {
+    return this.byProtocol.get(protocol) ?? new Set()
+  }
+
   /** Open connections of every protocol. */
   get size(): number {
     let total = 0
