@@ -1,0 +1,78 @@
+/**
+ * `keelson [options]` (SPEC §10): builds the app from the configuration,
+ * listens, starts the NMEA 0183 ingest and shuts down gracefully on SIGTERM
+ * or SIGINT.
+ */
+import { createServer } from 'node:http'
+import pino from 'pino'
+import { createApp } from '../app.js'
+import type { CliConfig } from '../config.js'
+import { loadSelfUuid } from '../identity.js'
+import { startIngest } from '../ingest/ingest.js'
+import { VERSION } from '../version.js'
+
+/** How long shutdown waits for the providers and open connections before exiting anyway, ms. */
+const SHUTDOWN_GRACE_MS = 5000
+
+/** Serves until a signal; exits the process on a fatal error. */
+export async function serve(config: CliConfig): Promise<void> {
+  const log = pino({
+    ...(config.logLevel !== undefined && { level: config.logLevel }),
+    base: { service: 'keelson' },
+  })
+  const keelson = createApp({
+    keepAliveMs: config.keepAliveMs,
+    stallTimeoutMs: config.stallTimeoutMs,
+    maxBodyBytes: config.maxBodyBytes,
+    maxDepth: config.maxDepth,
+    historySize: config.historySize,
+    historyBytes: config.historyBytes,
+    maxSubscriptions: config.maxSubscriptions,
+    highWaterBytes: config.highWaterBytes,
+    maxConnectionBytes: config.maxConnectionBytes,
+    detachStreams: config.detachStreams,
+    corsOrigins: config.corsOrigins,
+    hostNames: config.hostNames,
+    mmsi: config.mmsi,
+    uuid: config.mmsi ? undefined : loadSelfUuid(log),
+    logger: log,
+  })
+  const server = createServer(keelson.app)
+  keelson.attach(server)
+  server.on('error', (err) => {
+    log.fatal({ err }, 'cannot listen')
+    process.exit(1)
+  })
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve))
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : config.port
+  log.info(
+    { port, host: config.host, self: keelson.tree.selfKey, version: VERSION },
+    `keelson listening on http://localhost:${port}/`,
+  )
+
+  const stoppers: (() => Promise<void> | void)[] = []
+  try {
+    const ingest = await startIngest(keelson, config)
+    keelson.metrics.addIngest(ingest)
+    stoppers.push(() => ingest.close())
+  } catch (err) {
+    process.stderr.write(`keelson: cannot start NMEA 0183 ingest: ${(err as Error).message}\n`)
+    process.exit(2)
+  }
+
+  let stopping = false
+  const shutdown = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'shutting down')
+    setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS).unref()
+    void Promise.allSettled(stoppers.map((stop) => stop())).then(() => {
+      keelson.close()
+      server.close(() => process.exit(0))
+      server.closeAllConnections()
+    })
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
+}
