@@ -13,10 +13,11 @@ import { Scheduler } from './core/scheduler.js'
 import { SIGNALK_VERSION, StateTree } from './core/state-tree.js'
 import { WritePort } from './core/write-port.js'
 import { createApiFastPath } from './http/fast-path.js'
-import { checkWriteAllowed, cors } from './http/guard.js'
+import { cors, writeRefusal } from './http/guard.js'
 import { createMetrics, type Metrics } from './http/metrics.js'
 import { answerError, problemHandler } from './http/problem.js'
 import { createApi, createApiRouter } from './http/rest.js'
+import { hookServer } from './http/server-hooks.js'
 import { behindStream, SseTransport } from './http/sse.js'
 import { DEFAULTS, type KeelsonOptions } from './options.js'
 import { metaRoute } from './signalk/meta.js'
@@ -84,15 +85,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   const policy = { corsOrigins: opts.corsOrigins, hostNames: opts.hostNames }
   const signalk = new SignalKStream(streams, writes, {
     maxBodyBytes: opts.maxBodyBytes,
-    writeRefusal: (req) => {
-      try {
-        checkWriteAllowed(req, policy)
-        return undefined
-      } catch (err) {
-        if (err instanceof KeelsonError) return err
-        throw err
-      }
-    },
+    writeRefusal: (req) => writeRefusal(req, policy),
   })
   metrics.addTransport('ws', signalk)
 
@@ -151,6 +144,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     metrics,
     log,
     attach(server) {
+      hookServer(server, opts, log)
       server.on('upgrade', (req, socket, head) => {
         // Nothing a request holds may throw out of this listener: node would crash the process.
         try {

@@ -7,6 +7,7 @@
 import { DEFAULTS } from '../options.js'
 import { Errors, KeelsonError } from './errors.js'
 import type { Json } from './json.js'
+import { findForbiddenKey } from './json-keys.js'
 
 /** Keys refused anywhere in any input: they could reach an object's prototype. */
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set([
@@ -117,17 +118,22 @@ export function assertNoForbiddenKeys(value: Json): void {
 }
 
 /**
- * Parses JSON text and validates it. Bad JSON, forbidden keys, non-finite
- * numbers (`1e999` parses as Infinity) and too deep nesting all throw a
- * {@link KeelsonError}.
+ * Parses JSON text and validates it. Bad JSON, forbidden keys (those in the
+ * text too: a duplicate key that `JSON.parse` drops, an escaped spelling),
+ * non-finite numbers (`1e999` parses as Infinity) and too deep nesting all
+ * throw a {@link KeelsonError}.
  */
 export function parseJson(text: string, options: ValidateOptions = {}): Json {
   let value: Json
   try {
     value = JSON.parse(text) as Json
   } catch (err) {
-    throw new KeelsonError(Errors.BAD_JSON, `The body is not valid JSON: ${(err as Error).message}`)
+    throw new KeelsonError(Errors.BAD_JSON, `The JSON is not valid: ${(err as Error).message}`)
   }
   validateValue(value, options)
+  const hidden = findForbiddenKey(text)
+  if (hidden !== undefined) {
+    throw new KeelsonError(Errors.FORBIDDEN_KEY, `The key "${hidden}" is not allowed`)
+  }
   return value
 }

@@ -7,7 +7,6 @@ import type { IncomingMessage } from 'node:http'
 import { Errors, KeelsonError } from '../core/errors.js'
 import type { Json } from '../core/json.js'
 import { parseJson } from '../core/validate.js'
-import { findForbiddenKey } from './json-keys.js'
 
 /** Limits and expectations for one body. */
 export interface BodyOptions {
@@ -60,12 +59,7 @@ export async function readJsonBody(req: IncomingMessage, options: BodyOptions): 
   } catch {
     throw new KeelsonError(Errors.BAD_JSON, 'The body is not valid UTF-8')
   }
-  const value = parseJson(text, options)
-  const hidden = findForbiddenKey(text)
-  if (hidden !== undefined) {
-    throw new KeelsonError(Errors.FORBIDDEN_KEY, `The key "${hidden}" is not allowed`)
-  }
-  return value
+  return parseJson(text, options)
 }
 
 /**

@@ -19,7 +19,7 @@ import type WebSocket from 'ws'
 import { Errors, KeelsonError } from '../core/errors.js'
 import { isObject, type Json, type JsonObject } from '../core/json.js'
 import { SIGNALK_VERSION } from '../core/state-tree.js'
-import { validateValue } from '../core/validate.js'
+import { parseJson } from '../core/validate.js'
 import { FULL_VIEW, type View } from '../core/view.js'
 import type { WritePort } from '../core/write-port.js'
 import { Connection, type StreamStats } from '../stream/connection.js'
@@ -130,9 +130,15 @@ export class StreamClient extends Connection {
     if (this.closed) return
     let message: Json
     try {
-      message = JSON.parse(data) as Json
-    } catch {
-      this.sendError(new KeelsonError(Errors.BAD_JSON, 'The message is not valid JSON'))
+      // Forbidden keys (in the text too), non-finite numbers and bounded nesting, before any walk.
+      message = parseJson(data, { maxDepth: this.port.maxDepth + MESSAGE_LEVELS })
+    } catch (err) {
+      const refused = err as KeelsonError
+      if (refused.kind === Errors.BAD_JSON) {
+        this.sendError(new KeelsonError(Errors.BAD_JSON, 'The message is not valid JSON'))
+        return
+      }
+      this.sendError(refused, data.includes('"requestId"') ? requestIdOf(data) : undefined)
       return
     }
     try {
@@ -170,8 +176,6 @@ export class StreamClient extends Connection {
     if (!isObject(message)) {
       throw new KeelsonError(Errors.BAD_MESSAGE, 'A message must be a JSON object')
     }
-    // Forbidden keys and non-finite numbers anywhere, and bounded nesting, before any other walk.
-    validateValue(message, { maxDepth: this.port.maxDepth + MESSAGE_LEVELS })
     let understood = false
     if (message.updates !== undefined) {
       if (this.options.writeRefusal) throw this.options.writeRefusal
@@ -300,5 +304,16 @@ export class StreamClient extends Connection {
 
   private sendJson(message: JsonObject): void {
     this.send(textFrame(JSON.stringify(message)), 1)
+  }
+}
+
+/** The `requestId` of a message refused before it was validated, when plain JSON can give it. */
+function requestIdOf(data: string): Json | undefined {
+  try {
+    const parsed = JSON.parse(data) as Json
+    const id = isObject(parsed) ? parsed.requestId : undefined
+    return typeof id === 'string' || typeof id === 'number' ? id : undefined
+  } catch {
+    return undefined
   }
 }

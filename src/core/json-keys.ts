@@ -7,7 +7,7 @@
  *
  * @see https://www.rfc-editor.org/rfc/rfc8259#section-4
  */
-import { isForbiddenKey } from '../core/validate.js'
+import { isForbiddenKey } from './validate.js'
 
 const QUOTE = 0x22
 const BACKSLASH = 0x5c

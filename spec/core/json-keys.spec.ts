@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { findForbiddenKey, mayHoldForbiddenKey } from '../../src/http/json-keys.js'
+import { findForbiddenKey, mayHoldForbiddenKey } from '../../src/core/json-keys.js'
 
 describe('findForbiddenKey', () => {
   it('finds a forbidden key at any depth, in objects inside arrays too', () => {
