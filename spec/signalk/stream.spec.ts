@@ -3,6 +3,7 @@ import { createRequire } from 'node:module'
 import { connect } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { WebSocket } from 'ws'
 import { parseDotPath } from '../../src/core/path.js'
 import { Client, type Running, start } from './support.js'
 
@@ -160,6 +161,48 @@ describe('the Signal K stream', () => {
     client.send({ subscribe: [{ path: 'navigation.speedOverGround', policy: 'instant' }] })
     running.write('navigation.speedOverGround', 2)
     expect(Client.values(await client.drain())).toEqual([expect.objectContaining({ value: 2 })])
+  })
+
+  it('refuses deltas from a page of a foreign Origin while no users exist, and reads still work', async () => {
+    running = await start()
+    const ws = new WebSocket(`ws://127.0.0.1:${running.port}/signalk/v1/stream?subscribe=self`, {
+      headers: { Origin: 'http://evil.example' },
+    })
+    const messages: any[] = []
+    ws.on('message', (data) => messages.push(JSON.parse(data.toString())))
+    await once(ws, 'open')
+    ws.send(JSON.stringify({ requestId: 'w', updates: [{ values: [{ path: 'a.b', value: 1 }] }] }))
+    await vi.waitFor(() => expect(messages.some((m) => m.requestId === 'w')).toBe(true))
+    expect(messages.find((m) => m.requestId === 'w')).toMatchObject({
+      code: 'KEELSON_ERR_CORS_ORIGIN',
+      statusCode: 403,
+    })
+    expect(running.keelson.tree.rev).toBe(0)
+    running.write('navigation.speedOverGround', 3)
+    await vi.waitFor(() =>
+      expect(Client.values(messages).some((v) => v.path === 'navigation.speedOverGround')).toBe(
+        true,
+      ),
+    )
+    ws.terminate()
+  })
+
+  it('refuses deltas over a rebound host name (Host not loopback) while no users exist', async () => {
+    running = await start()
+    const ws = new WebSocket(`ws://127.0.0.1:${running.port}/signalk/v1/stream?subscribe=none`, {
+      headers: {
+        Host: `attacker.example:${running.port}`,
+        Origin: `http://attacker.example:${running.port}`,
+      },
+    })
+    const messages: any[] = []
+    ws.on('message', (data) => messages.push(JSON.parse(data.toString())))
+    await once(ws, 'open')
+    ws.send(JSON.stringify({ requestId: 'w', updates: [{ values: [{ path: 'a.b', value: 1 }] }] }))
+    await vi.waitFor(() => expect(messages.some((m) => m.requestId === 'w')).toBe(true))
+    expect(messages.find((m) => m.requestId === 'w')!.statusCode).toBe(403)
+    expect(running.keelson.tree.rev).toBe(0)
+    ws.terminate()
   })
 
   it('refuses deltas from a non-loopback client while no users exist', async () => {
