@@ -5,7 +5,9 @@
  * own 127.0.0.x; then one PATCH, timed to its arrival on every stream.
  *
  * Memory: the server's RSS after the streams opened minus before, each read
- * after a full GC (SIGUSR2), divided by the streams. Latency: the PATCH
+ * after a full GC (SIGUSR2), divided by the streams; the same of the V8 heap
+ * in use, which V8's heap sizing (free space it keeps after a GC, all in
+ * RSS) does not blur. Latency: the PATCH
  * carries its send time (CLOCK_MONOTONIC, lib/mono-clock.ts) as its value;
  * each stream's latency is its read time minus that, exact quantiles over
  * every stream. The kernel's listen-queue counters are read around the
@@ -21,7 +23,7 @@ import type { IdleWorkerConfig } from './load/idle-worker.js'
 import { openInjector } from './load/injector.js'
 import { settledSample } from './runners.js'
 import type { IdleLimitScenario } from './scenarios.js'
-import type { Target } from './targets.js'
+import type { Running, Target } from './targets.js'
 
 const MB = 1024 * 1024
 /** Files the server needs besides the streams: stdio, IPC, epoll, the listener, the PATCH socket. */
@@ -48,6 +50,7 @@ export async function runIdleLimit(
       )
     }
     const before = await settledSample(server)
+    const heapBefore = await heapUsed(server)
     const tcp0 = listenCounters()
     const shares = split(scenario.clients, scenario.workers)
     shares.forEach((clients, i) => {
@@ -74,6 +77,7 @@ export async function runIdleLimit(
         failures[reason] = (failures[reason] ?? 0) + n
     }
     const after = await settledSample(server)
+    const heapAfter = await heapUsed(server)
     const serverFds = openFiles(pid)
 
     // The one change: workers armed with a time before it, then the PATCH with its send time.
@@ -106,6 +110,7 @@ export async function runIdleLimit(
       rssBeforeMB: round(before.rss / MB, 1),
       rssAfterMB: round(after.rss / MB, 1),
       kibPerStream: round((after.rss - before.rss) / 1024 / Math.max(1, streams), 2),
+      heapKibPerStream: round((heapAfter - heapBefore) / 1024 / Math.max(1, streams), 2),
       patchAcked: answered && injector.result().acked === 1 ? 1 : 0,
       delivered: latencies.length,
       missing,
@@ -121,6 +126,15 @@ export async function runIdleLimit(
     // workers' source ports are free for the next run at once.
     await server.stop()
     await Promise.all(workers.map((w) => w.stop()))
+  }
+}
+
+/** The V8 heap in use after the GC settledSample just ran (lib/gc-on-signal.ts); NaN if untold. */
+async function heapUsed(server: Running): Promise<number> {
+  try {
+    return (await server.child.next('gc', 5000)).heapUsed as number
+  } catch {
+    return Number.NaN
   }
 }
 

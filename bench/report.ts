@@ -51,6 +51,7 @@ const COLUMNS: Record<string, [string, string][]> = {
     ['syncookiesSent', 'SYN cookies'],
     ['serverFds', 'server fds'],
     ['kibPerStream', 'KiB/stream'],
+    ['heapKibPerStream', 'heap KiB/stream'],
     ['rssBeforeMB', 'RSS before MB'],
     ['rssAfterMB', 'RSS after MB'],
     ['delivered', 'change delivered'],
@@ -87,7 +88,7 @@ const COLUMNS: Record<string, [string, string][]> = {
 const HEADLINE: Record<string, string[]> = {
   stream: ['eventsPerSec', 'p99', 'cpuUsPerEvent'],
   idle: ['kibPerStream'],
-  'idle-limit': ['kibPerStream', 'p99'],
+  'idle-limit': ['kibPerStream', 'heapKibPerStream', 'p99'],
   rest: ['getRps', 'condRps'],
 }
 
@@ -95,7 +96,8 @@ const HEADLINE: Record<string, string[]> = {
 const METHOD: Record<string, string> = {
   'idle-limit':
     'Streams from several worker processes, each bound to its own 127.0.0.x, connects paced (rate and in-flight bounded). ' +
-    'KiB/stream = (server RSS after the streams opened − before) ÷ streams, both after a full GC. ' +
+    'KiB/stream = (server RSS after the streams opened − before) ÷ streams, both after a full GC; heap KiB/stream the same of V8’s heapUsed ' +
+    '(RSS also holds the free heap V8 keeps after a GC, so it moves with heap sizing). ' +
     'Then one PATCH carrying its send time (CLOCK_MONOTONIC, one clock for every process): p50/p99/max over every stream of ' +
     'its read time − send time. listen overflows, SYN cookies: the kernel dropped a connection on a full accept queue, or its SYN queue was full ' +
     '(what a SYN flood looks like; counted machine-wide over the connects); 0 is right.',
