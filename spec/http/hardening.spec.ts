@@ -4,109 +4,34 @@
  * body encoding, hidden forbidden keys, OPTIONS and who may write.
  */
 import { request as httpRequest } from 'node:http'
-import { connect, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { hookServer } from '../../src/http/server-hooks.js'
-import { DEFAULTS, type KeelsonOptions } from '../../src/options.js'
+import type { KeelsonOptions } from '../../src/options.js'
+import { parseResponse, RawClient } from '../support/raw.js'
 import { type Running, startServer } from '../support/server.js'
 
 const API = '/signalk/v1/api'
 const MiB = 1024 * 1024
 
 let running: Running | undefined
-const sockets: Socket[] = []
+const clients: RawClient[] = []
 
 afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.destroy()
+  for (const client of clients.splice(0)) client.close()
   await running?.close()
   running = undefined
 })
 
-/**
- * A running server with {@link hookServer} installed. `attach()` will call it
- * once src/app.ts wires it; a second call is a no-op, so this stays right then.
- */
+/** A running server (its `attach()` installs the server hooks); returns its port. */
 async function start(options: Partial<KeelsonOptions> = {}): Promise<number> {
   running = await startServer(options)
-  hookServer(running.server, { ...DEFAULTS, ...options }, running.keelson.log)
   return Number(new URL(running.url).port)
 }
 
-/** A raw TCP client that keeps every byte it receives, as text. */
-class RawClient {
-  received = ''
-  closed = false
-  private readonly socket: Socket
-
-  constructor(port: number) {
-    this.socket = connect(port, '127.0.0.1')
-    sockets.push(this.socket)
-    this.socket.on('data', (chunk: Buffer) => {
-      this.received += chunk.toString('latin1')
-    })
-    this.socket.on('error', () => {})
-    this.socket.on('close', () => {
-      this.closed = true
-    })
-  }
-
-  send(data: string | Uint8Array): void {
-    this.socket.write(data)
-  }
-
-  /** Resolves when `predicate` holds, or rejects after `ms` with what was received. */
-  async until(predicate: () => boolean, ms = 2000): Promise<void> {
-    const deadline = Date.now() + ms
-    while (!predicate()) {
-      if (Date.now() > deadline) {
-        throw new Error(`timed out (closed: ${this.closed}); got ${JSON.stringify(this.received)}`)
-      }
-      await new Promise((resolve) => setTimeout(resolve, 5))
-    }
-  }
-
-  /** The first complete response received. */
-  async response(): Promise<RawResponse> {
-    let parsed: RawResponse | undefined
-    await this.until(() => {
-      parsed = parseResponse(this.received)
-      return parsed !== undefined
-    })
-    return parsed!
-  }
-
-  async untilClosed(): Promise<void> {
-    await this.until(() => this.closed)
-  }
-}
-
-interface RawResponse {
-  status: number
-  headers: Record<string, string>
-  body: string
-  /** The bytes after this response. */
-  rest: string
-}
-
-/** Parses one HTTP/1.1 response with a Content-Length (or none: no body) from `text`. */
-function parseResponse(text: string): RawResponse | undefined {
-  const end = text.indexOf('\r\n\r\n')
-  if (end < 0) return undefined
-  const [statusLine, ...lines] = text.slice(0, end).split('\r\n')
-  const headers: Record<string, string> = {}
-  for (const line of lines) {
-    const colon = line.indexOf(':')
-    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim()
-  }
-  const length = Number(headers['content-length'] ?? 0)
-  const start = end + 4
-  if (text.length < start + length) return undefined
-  return {
-    status: Number(statusLine!.split(' ')[1]),
-    headers,
-    body: text.slice(start, start + length),
-    rest: text.slice(start + length),
-  }
+/** A raw client of the running server, closed after the test. */
+function rawClient(port: number): RawClient {
+  const client = RawClient.open(port)
+  clients.push(client)
+  return client
 }
 
 /** Checks `res` is RFC 9457 problem+json with `status` and `code`. */
@@ -194,7 +119,7 @@ describe('malformed requests on the wire', () => {
   ]
   for (const [what, bytes, status, code] of cases) {
     it(`answers ${what} with ${status} problem+json and closes the connection`, async () => {
-      const client = new RawClient(await start())
+      const client = rawClient(await start())
       client.send(bytes)
       const res = await client.response()
       expect(res.status).toBe(status)
@@ -207,7 +132,7 @@ describe('malformed requests on the wire', () => {
 
   it('answers a malformed request once, whatever follows it on the connection', async () => {
     const port = await start()
-    const client = new RawClient(port)
+    const client = rawClient(port)
     client.send('FOO / HTTP/1.1\r\nHost: x\r\n\r\n')
     client.send('BAR / HTTP/1.1\r\nHost: x\r\n\r\nmore garbage\r\n\r\n')
     await client.untilClosed()
@@ -219,7 +144,7 @@ describe('malformed requests on the wire', () => {
 
   it('answers a malformed chunked body of a request being handled with 400 problem+json', async () => {
     const port = await start()
-    const client = new RawClient(port)
+    const client = rawClient(port)
     client.send(
       `PATCH ${API}/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
         'Transfer-Encoding: chunked\r\n\r\n7\r\n{"b":1}\r\nzz\r\n',
@@ -233,7 +158,7 @@ describe('malformed requests on the wire', () => {
   })
 
   it('closes, never answering out of order, when a malformed request is pipelined behind a good one', async () => {
-    const client = new RawClient(await start())
+    const client = rawClient(await start())
     client.send(`GET ${API}/self HTTP/1.1\r\nHost: x\r\n\r\nFOO / HTTP/1.1\r\nHost: x\r\n\r\n`)
     await client.untilClosed()
     const first = parseResponse(client.received)!
@@ -245,7 +170,7 @@ describe('malformed requests on the wire', () => {
 describe('Expect: 100-continue', () => {
   it('answers 413 problem+json without 100 Continue when the declared body is over the limit', async () => {
     const port = await start()
-    const client = new RawClient(port)
+    const client = rawClient(port)
     client.send(
       `PATCH ${API}/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
         'Content-Length: 99999999\r\nExpect: 100-continue\r\n\r\n',
@@ -260,7 +185,7 @@ describe('Expect: 100-continue', () => {
 
   it('sends 100 Continue for a body within the limit, then handles the request', async () => {
     const port = await start()
-    const client = new RawClient(port)
+    const client = rawClient(port)
     const body = '{"b":1}'
     client.send(
       `PATCH ${API}/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
@@ -279,7 +204,7 @@ describe('Expect: 100-continue', () => {
 describe('bodies over the limit', () => {
   it('closes the connection after a 413 on a chunked body, and says so', async () => {
     const port = await start()
-    const client = new RawClient(port)
+    const client = rawClient(port)
     client.send(
       `PATCH ${API}/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
         'Transfer-Encoding: chunked\r\n\r\n',

@@ -22,6 +22,11 @@ export class RawClient {
     })
   }
 
+  /** Starts connecting to 127.0.0.1:`port`; what is sent before the connection is up is queued. */
+  static open(port: number): RawClient {
+    return new RawClient(connect(port, '127.0.0.1'))
+  }
+
   /** Connects to 127.0.0.1:`port`. */
   static async connect(port: number): Promise<RawClient> {
     const socket = connect(port, '127.0.0.1')
@@ -52,6 +57,11 @@ export class RawClient {
       return parsed !== undefined
     })
     return parsed!
+  }
+
+  /** Resolves when the server closed the connection. */
+  async untilClosed(ms?: number): Promise<void> {
+    await this.until(() => this.closed, ms)
   }
 
   close(): void {
