@@ -1,7 +1,9 @@
 import { describe, expect, it, vi } from 'vitest'
 import { Hub, type ScopedUpdate, type Subscriber } from '../../src/core/hub.js'
+import { isObject } from '../../src/core/json.js'
 import { parseUrlPath } from '../../src/core/path.js'
 import { StateTree } from '../../src/core/state-tree.js'
+import type { View } from '../../src/core/view.js'
 import { WritePort } from '../../src/core/write-port.js'
 
 function recorder(): Subscriber & { updates: ScopedUpdate[] } {
@@ -87,5 +89,60 @@ describe('Hub', () => {
     expect(hub.subscribers).toBe(0)
     WritePort.of(tree).patch(parseUrlPath('/a'), { b: 1 })
     expect(sub.updates).toHaveLength(0)
+  })
+})
+
+describe('Hub views', () => {
+  /** A view that leaves out every `secret` member at the top of the scoped patch. */
+  const noSecrets: View = {
+    key: 'no-secrets',
+    full: false,
+    read: (_path, doc) => doc,
+    scope: (_path, effect) => {
+      if (!isObject(effect.patch)) return effect
+      const { secret: _s, ...patch } = effect.patch
+      return Object.keys(patch).length === 0 ? undefined : { patch, inverse: effect.inverse }
+    },
+  }
+
+  it('scopes and filters once per (path, view): readers of one view share the update, each view its own', () => {
+    const tree = new StateTree()
+    const hub = new Hub(tree)
+    const scope = vi.spyOn(noSecrets, 'scope')
+    const full: ScopedUpdate[] = []
+    const filtered: ScopedUpdate[] = []
+    for (let i = 0; i < 3; i++)
+      hub.subscribe(parseUrlPath('/a'), { deliver: (u) => void full.push(u) })
+    for (let i = 0; i < 3; i++)
+      hub.subscribe(parseUrlPath('/a'), { deliver: (u) => void filtered.push(u) }, noSecrets)
+    expect(hub.scopes).toBe(1)
+    WritePort.of(tree).patch(parseUrlPath('/a'), { open: 1, secret: 2 })
+    expect(scope).toHaveBeenCalledTimes(1)
+    expect(new Set(full).size).toBe(1)
+    expect(new Set(filtered).size).toBe(1)
+    expect(full[0]!.effect.patch).toEqual({ open: 1, secret: 2 })
+    expect(filtered[0]!.effect.patch).toEqual({ open: 1 })
+    WritePort.of(tree).patch(parseUrlPath('/a'), { secret: 3 })
+    expect(full).toHaveLength(6)
+    expect(filtered).toHaveLength(3)
+  })
+
+  it('keeps delivering to every other subscriber when one throws', () => {
+    const errors: unknown[] = []
+    const tree = new StateTree()
+    const hub = new Hub(tree, { onError: (err) => void errors.push(err) })
+    const before = recorder()
+    const after = recorder()
+    hub.subscribe(parseUrlPath('/a'), before)
+    hub.subscribe(parseUrlPath('/a'), {
+      deliver: () => {
+        throw new Error('boom')
+      },
+    })
+    hub.subscribe(parseUrlPath('/a'), after)
+    WritePort.of(tree).patch(parseUrlPath('/a'), 1)
+    expect(before.updates).toHaveLength(1)
+    expect(after.updates).toHaveLength(1)
+    expect(errors).toHaveLength(1)
   })
 })
