@@ -3,7 +3,6 @@
  * fan-out hub and the HTTP transports. Only the CLI (or a test) listens.
  */
 
-import { readFileSync } from 'node:fs'
 import type { RequestListener, Server } from 'node:http'
 import express from 'express'
 import pino, { type Logger } from 'pino'
@@ -25,9 +24,7 @@ import { webappsRouter } from './signalk/webapps.js'
 import { abortUpgrade, NO_ENDPOINT, SignalKStream } from './signalk/ws-transport.js'
 import { Streams } from './stream/streams.js'
 import { VERSION } from './version.js'
-
-/** The live instrument display served at `/` (SPEC §10): EventSource + RFC 7396 fold. */
-const INDEX_PAGE = readFileSync(new URL('./web/index.html', import.meta.url), 'utf8')
+import { webRouter } from './web/routes.js'
 
 /** A built keelson server. */
 export interface Keelson {
@@ -115,9 +112,8 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     res.json({ status: 'ok', revision: tree.rev, streams: streams.size })
   })
   app.get('/metrics', metrics.handler)
-  app.get('/', (_req, res) => {
-    res.type('html').set('Cache-Control', 'no-cache').send(INDEX_PAGE)
-  })
+  // The live display at `/`, its files at `/display/*` and the client module at `/client.js`.
+  app.use(webRouter())
   app.use(webappsRouter())
   app.use((req, _res, next) =>
     next(new KeelsonError(Errors.NOT_FOUND, `No endpoint at ${req.path}`)),
