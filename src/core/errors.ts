@@ -71,6 +71,26 @@ export const Errors = Object.freeze({
   ),
   UNAUTHORIZED: kind('UNAUTHORIZED', 401, 'Log in first: this needs a valid token'),
   FORBIDDEN: kind('FORBIDDEN', 403, 'You are not allowed to do this'),
+  LOGIN_FAILED: kind(
+    'LOGIN_FAILED',
+    401,
+    'Invalid username or password; check both and log in again',
+  ),
+  BAD_ACCESS_REQUEST: kind(
+    'BAD_ACCESS_REQUEST',
+    400,
+    'The access request is malformed: send {"clientId","description","permissions"?} with a clientId of 1 to 128 characters',
+  ),
+  ACCESS_REQUEST_PENDING: kind(
+    'ACCESS_REQUEST_PENDING',
+    409,
+    'A device with this clientId has already requested access; poll that request until an admin answers it',
+  ),
+  ACCESS_REQUEST_NOT_FOUND: kind(
+    'ACCESS_REQUEST_NOT_FOUND',
+    404,
+    'No access request with this id is known (it may have expired); the device asks again',
+  ),
   WRITE_NOT_LOCAL: kind(
     'WRITE_NOT_LOCAL',
     403,
