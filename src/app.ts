@@ -12,13 +12,14 @@ import { Scheduler } from './core/scheduler.js'
 import { SIGNALK_VERSION, StateTree } from './core/state-tree.js'
 import { WritePort } from './core/write-port.js'
 import { createApiFastPath } from './http/fast-path.js'
-import { cors, writeRefusal } from './http/guard.js'
+import { cors } from './http/guard.js'
 import { createMetrics, type Metrics } from './http/metrics.js'
 import { answerError, problemHandler } from './http/problem.js'
 import { createApi, createApiRouter } from './http/rest.js'
 import { hookServer } from './http/server-hooks.js'
 import { behindStream, SseTransport } from './http/sse.js'
 import { DEFAULTS, type KeelsonOptions } from './options.js'
+import { openPrincipal, type PrincipalOf } from './security/principal.js'
 import { metaRoute } from './signalk/meta.js'
 import { webappsRouter } from './signalk/webapps.js'
 import { abortUpgrade, NO_ENDPOINT, SignalKStream } from './signalk/ws-transport.js'
@@ -80,13 +81,14 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   const metrics = createMetrics(tree, hub)
   metrics.addTransport('sse', sse)
   const policy = { corsOrigins: opts.corsOrigins, hostNames: opts.hostNames }
+  const principalOf: PrincipalOf = (req) => openPrincipal(req, policy)
   const signalk = new SignalKStream(streams, writes, {
     maxBodyBytes: opts.maxBodyBytes,
-    writeRefusal: (req) => writeRefusal(req, policy),
+    principalOf,
   })
   metrics.addTransport('ws', signalk)
 
-  const api = createApi(writes, sse, opts, policy)
+  const api = createApi(writes, sse, opts, principalOf)
   const app = express()
   app.disable('x-powered-by')
   app.disable('etag')
@@ -140,7 +142,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     metrics,
     log,
     attach(server) {
-      hookServer(server, opts, log)
+      hookServer(server, opts, log, metrics)
       server.on('upgrade', (req, socket, head) => {
         // Nothing a request holds may throw out of this listener: node would crash the process.
         try {

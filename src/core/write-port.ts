@@ -44,6 +44,13 @@ export type Operation =
       readonly defaultSource?: string
     }
 
+/**
+ * Decides whether the writer may make a write, given the root merge patch
+ * the operation derived: throws (a 403 KeelsonError naming the path) to
+ * refuse it whole. Security's ACLs plug in here (SPEC §8).
+ */
+export type Authorize = (patch: JsonObject, operation: Operation) => void
+
 /** Called after each applied operation, in revision order (journal, cluster, metrics). */
 export type OperationListener = (operation: Operation, change: Change) => void
 
@@ -85,8 +92,10 @@ export class WritePort {
    * change, or undefined when it changed nothing (no revision, no event).
    * Throws a {@link KeelsonError} for any refusal, nothing applied.
    */
-  write(operation: Operation): Change | undefined {
-    const change = this.tree.apply(this.derive(operation))
+  write(operation: Operation, authorize?: Authorize): Change | undefined {
+    const patch = this.derive(operation)
+    authorize?.(patch, operation)
+    const change = this.tree.apply(patch)
     if (change !== undefined) {
       for (const listener of this.listeners) {
         try {
@@ -103,9 +112,9 @@ export class WritePort {
    * {@link write} as a promise: what a transport awaits, so a journal in
    * sync mode or a cluster can answer later without changing the transport.
    */
-  submit(operation: Operation): Promise<Change | undefined> {
+  submit(operation: Operation, authorize?: Authorize): Promise<Change | undefined> {
     try {
-      return Promise.resolve(this.write(operation))
+      return Promise.resolve(this.write(operation, authorize))
     } catch (err) {
       return Promise.reject(err)
     }
@@ -121,18 +130,18 @@ export class WritePort {
   }
 
   /** RFC 7396 merge at `path` (a parsed URL or dot path). */
-  patch(path: TreePath, value: Json): Change | undefined {
-    return this.write({ kind: 'merge', path: writable(path), value })
+  patch(path: TreePath, value: Json, authorize?: Authorize): Change | undefined {
+    return this.write({ kind: 'merge', path: writable(path), value }, authorize)
   }
 
   /** Replaces the subtree at `path`. */
-  put(path: TreePath, value: Json): Change | undefined {
-    return this.write({ kind: 'put', path: writable(path), value })
+  put(path: TreePath, value: Json, authorize?: Authorize): Change | undefined {
+    return this.write({ kind: 'put', path: writable(path), value }, authorize)
   }
 
   /** Removes the subtree at `path`. */
-  delete(path: TreePath): Change | undefined {
-    return this.write({ kind: 'delete', path: writable(path) })
+  delete(path: TreePath, authorize?: Authorize): Change | undefined {
+    return this.write({ kind: 'delete', path: writable(path) }, authorize)
   }
 
   /** The root merge patch of `operation`, checked whole; throws and applies nothing on refusal. */

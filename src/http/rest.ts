@@ -10,12 +10,13 @@ import { Errors, KeelsonError } from '../core/errors.js'
 import { isObject, type Json } from '../core/json.js'
 import { parseUrlPath, type TreePath } from '../core/path.js'
 import type { StateTree } from '../core/state-tree.js'
-import { FULL_VIEW, readThrough, type View } from '../core/view.js'
+import { readThrough } from '../core/view.js'
 import type { WritePort } from '../core/write-port.js'
 import { MAX_PERIOD_MS } from '../options.js'
+import type { Principal, PrincipalOf } from '../security/principal.js'
 import { wantsEventStream } from './accept.js'
 import { readJsonBody } from './body.js'
-import { checkWriteAllowed, type WritePolicy } from './guard.js'
+import { API_ALLOW } from './guard.js'
 import type { SseTransport } from './sse.js'
 
 /** Limits of request bodies. */
@@ -25,11 +26,6 @@ export interface BodyLimits {
   /** Deepest level a write or a path may reach from the root of the tree. Default 64. */
   maxDepth: number
 }
-
-/** The view a request reads through (SPEC §8); default: everything. */
-export type ViewOf = (req: IncomingMessage) => View
-
-const fullView: ViewOf = () => FULL_VIEW
 
 const PATCH_TYPES = ['application/merge-patch+json', 'application/json']
 const PUT_TYPES = ['application/json']
@@ -53,22 +49,35 @@ export interface Api {
   ): undefined | Promise<void>
 }
 
-/** Builds the {@link Api} of `tree`, writing through `port`. */
+/**
+ * Builds the {@link Api} of `tree`, writing through `port`; `principalOf`
+ * tells who each request acts for (SPEC §8: what it reads, whether and
+ * where it writes).
+ */
 export function createApi(
   port: WritePort,
   sse: SseTransport,
   limits: BodyLimits,
-  policy: WritePolicy,
-  viewOf: ViewOf = fullView,
+  principalOf: PrincipalOf,
 ): Api {
   const tree = port.tree
   const bodyOptions = { limit: limits.maxBodyBytes, maxDepth: limits.maxDepth }
 
-  function read(req: IncomingMessage, res: ServerResponse, path: TreePath, urlPath: string): void {
-    const view = viewOf(req)
+  function read(
+    req: IncomingMessage,
+    res: ServerResponse,
+    who: Principal,
+    path: TreePath,
+    urlPath: string,
+  ): void {
+    const view = who.view
     const value = readThrough(tree, path, view)
-    if (value === undefined)
+    if (value === undefined) {
+      if (!view.full && tree.get(path) !== undefined) {
+        throw new KeelsonError(Errors.FORBIDDEN, `You may not read ${urlPath}`)
+      }
       throw new KeelsonError(Errors.PATH_NOT_FOUND, `Nothing is stored at ${urlPath}`)
+    }
     let etag = view.full ? versionTag(tree, path, value) : undefined
     let body: string | undefined
     if (etag === undefined) {
@@ -90,6 +99,7 @@ export function createApi(
   function openStream(
     req: IncomingMessage,
     res: ServerResponse,
+    who: Principal,
     path: TreePath,
     search: string,
   ): void {
@@ -100,34 +110,44 @@ export function createApi(
     const fromQuery = query.lastEventId
     const lastEventId =
       typeof header === 'string' ? header : typeof fromQuery === 'string' ? fromQuery : undefined
-    sse.open(req, res, { path, lastEventId, minPeriod, view: viewOf(req) })
+    sse.open(req, res, { path, lastEventId, minPeriod, principal: who })
   }
 
-  async function patch(req: IncomingMessage, res: ServerResponse, path: TreePath): Promise<void> {
-    checkWriteAllowed(req, policy)
+  async function patch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    who: Principal,
+    path: TreePath,
+  ): Promise<void> {
+    checkWriter(who)
     const body = await readJsonBody(req, {
       ...bodyOptions,
       types: PATCH_TYPES,
       allowNullMembers: true,
     })
-    port.patch(path, body)
-    written(req, res, path)
+    await port.submit({ kind: 'merge', path: writable(path), value: body }, who.authorize)
+    written(res, who, path)
   }
 
-  async function put(req: IncomingMessage, res: ServerResponse, path: TreePath): Promise<void> {
-    checkWriteAllowed(req, policy)
+  async function put(
+    req: IncomingMessage,
+    res: ServerResponse,
+    who: Principal,
+    path: TreePath,
+  ): Promise<void> {
+    checkWriter(who)
     const body = await readJsonBody(req, {
       ...bodyOptions,
       types: PUT_TYPES,
       allowNullMembers: false,
     })
-    port.put(path, body)
-    written(req, res, path)
+    await port.submit({ kind: 'put', path: writable(path), value: body }, who.authorize)
+    written(res, who, path)
   }
 
   /** The answer to a write: the path's new value and ETag, or 204 when it is gone. */
-  function written(req: IncomingMessage, res: ServerResponse, path: TreePath): void {
-    const view = viewOf(req)
+  function written(res: ServerResponse, who: Principal, path: TreePath): void {
+    const view = who.view
     const value = readThrough(tree, path, view)
     res.setHeader('X-Keelson-Event-Id', tree.eventId)
     if (value === undefined) {
@@ -143,36 +163,63 @@ export function createApi(
     sendJson(res, body)
   }
 
+  async function remove(res: ServerResponse, who: Principal, path: TreePath): Promise<void> {
+    checkWriter(who)
+    await port.submit({ kind: 'delete', path: writable(path) }, who.authorize)
+    res.setHeader('X-Keelson-Event-Id', tree.eventId)
+    res.statusCode = 204
+    res.end()
+  }
+
+  function dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    who: Principal,
+    path: TreePath,
+    urlPath: string,
+    search: string,
+  ): undefined | Promise<void> {
+    switch (req.method) {
+      case 'GET':
+      case 'HEAD':
+        if (req.method === 'GET' && wantsEventStream(req.headers.accept))
+          openStream(req, res, who, path, search)
+        else read(req, res, who, path, urlPath)
+        return
+      case 'PATCH':
+        return patch(req, res, who, path)
+      case 'PUT':
+        return put(req, res, who, path)
+      case 'DELETE':
+        return remove(res, who, path)
+      default:
+        res.setHeader('Allow', API_ALLOW)
+        throw new KeelsonError(
+          Errors.METHOD_NOT_ALLOWED,
+          `${req.method} is not supported on the API`,
+        )
+    }
+  }
+
   return {
     handle(req, res, urlPath, search) {
       const path = parseUrlPath(urlPath, tree.selfKey, limits.maxDepth)
-      switch (req.method) {
-        case 'GET':
-        case 'HEAD':
-          if (req.method === 'GET' && wantsEventStream(req.headers.accept))
-            openStream(req, res, path, search)
-          else read(req, res, path, urlPath)
-          return
-        case 'PATCH':
-          return patch(req, res, path)
-        case 'PUT':
-          return put(req, res, path)
-        case 'DELETE':
-          checkWriteAllowed(req, policy)
-          port.delete(path)
-          res.setHeader('X-Keelson-Event-Id', tree.eventId)
-          res.statusCode = 204
-          res.end()
-          return
-        default:
-          res.setHeader('Allow', 'GET, HEAD, PATCH, PUT, DELETE, OPTIONS')
-          throw new KeelsonError(
-            Errors.METHOD_NOT_ALLOWED,
-            `${req.method} is not supported on the API`,
-          )
-      }
+      const who = principalOf(req)
+      if (!(who instanceof Promise)) return dispatch(req, res, who, path, urlPath, search)
+      return who.then((principal) => dispatch(req, res, principal, path, urlPath, search))
     },
   }
+}
+
+/** Throws when `who` may not write at all (per path: its `authorize`). */
+function checkWriter(who: Principal): void {
+  if (who.writeRefusal !== undefined) throw who.writeRefusal
+}
+
+/** The segments of a path a write may address: no `*`. */
+function writable(path: TreePath): readonly string[] {
+  if (path.starAt >= 0) throw new KeelsonError(Errors.WILDCARD_WRITE)
+  return path.segments
 }
 
 /**

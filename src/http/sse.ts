@@ -19,6 +19,7 @@ import type { ScopedUpdate } from '../core/hub.js'
 import type { TreePath } from '../core/path.js'
 import type { StateTree } from '../core/state-tree.js'
 import { FULL_VIEW, readThrough, type View } from '../core/view.js'
+import type { Principal } from '../security/principal.js'
 import type { StreamStats } from '../stream/connection.js'
 import type { Streams } from '../stream/streams.js'
 import { chunk, type KeepAliveFrames, SseConnection } from './sse-connection.js'
@@ -31,8 +32,8 @@ export interface StreamRequest {
   lastEventId?: string
   /** `?minPeriod=`: at most one event per this many ms after the snapshot; 0 = no throttle. */
   minPeriod: number
-  /** What the reader may see; default everything. */
-  view?: View
+  /** Who reads: its view, and when its token expires (the stream ends then). Default: everyone, everything. */
+  principal?: Principal
 }
 
 /** Options of the SSE transport. */
@@ -159,7 +160,8 @@ export class SseTransport {
     if (socket.destroyed) return
     socket.setNoDelay(true)
     const connection = new SseConnection(this.streams, socket, this, res, chunked)
-    const view = request.view ?? FULL_VIEW
+    connection.principal = request.principal
+    const view = request.principal?.view ?? FULL_VIEW
     const subscription = new SseSubscription(
       connection,
       request.path,

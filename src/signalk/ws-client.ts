@@ -20,9 +20,9 @@ import { Errors, KeelsonError } from '../core/errors.js'
 import { isObject, type Json, type JsonObject } from '../core/json.js'
 import { SIGNALK_VERSION } from '../core/state-tree.js'
 import { parseJson } from '../core/validate.js'
-import { FULL_VIEW, type View } from '../core/view.js'
 import type { WritePort } from '../core/write-port.js'
-import { Connection, type StreamStats } from '../stream/connection.js'
+import type { Principal } from '../security/principal.js'
+import { Connection, type EndReason, type StreamStats } from '../stream/connection.js'
 import type { Streams } from '../stream/streams.js'
 import { type Delta, stampDelta } from './delta.js'
 import { metaOf } from './meta.js'
@@ -38,13 +38,22 @@ export interface ClientOptions {
   sendCachedValues: boolean
   /** `sendMeta=all`: send each path's metadata before its first value. */
   sendMeta: boolean
-  /** Why this client may not write, or undefined when it may (SPEC §8). */
-  writeRefusal: KeelsonError | undefined
+  /** Who the client acts for: what it reads, whether and where it writes (SPEC §8). */
+  principal: Principal
   /** The `$source` of its deltas that carry none. */
   sourceLabel: string
-  /** What this client may read. Default everything. */
-  view?: View
+  /** Logs the client in (the WebSocket login message); absent while security is off. */
+  login?: LoginFunction
+  /** The peer's address (login attempts are limited per address). */
+  address: string
 }
+
+/** Checks a user name and password: the token and its lifetime, and the principal it stands for. */
+export type LoginFunction = (
+  username: string,
+  password: string,
+  address: string,
+) => Promise<{ token: string; timeToLive?: number; principal: Principal }>
 
 /** Counters of the Signal K stream. */
 export interface SignalKStats extends StreamStats {
@@ -62,7 +71,6 @@ const MAX_META_SENT = 10_000
 export class StreamClient extends Connection {
   /** Answered the last ping. */
   alive = true
-  readonly view: View
   private readonly metaSent = new Set<string>()
 
   constructor(
@@ -75,7 +83,6 @@ export class StreamClient extends Connection {
     private readonly options: ClientOptions,
   ) {
     super(streams, socket, wsStats)
-    this.view = options.view ?? FULL_VIEW
     this.sendJson({
       name: 'keelson',
       // The hello's version is the Signal K version of the data (hello.json), not keelson's.
@@ -107,9 +114,10 @@ export class StreamClient extends Connection {
     this.ws.ping()
   }
 
-  /** Closes with 1001 (server shutdown). */
-  end(): void {
-    this.ws.close(1001, 'server shutting down')
+  /** Closes with 1001 (server shutdown) or 1008 (token expired, user removed). */
+  end(why: EndReason = 'shutdown'): void {
+    if (why === 'shutdown') this.ws.close(1001, 'server shutting down')
+    else this.ws.close(1008, why === 'expired' ? 'token expired' : 'access revoked')
   }
 
   protected override pauseReading(): void {
@@ -177,13 +185,21 @@ export class StreamClient extends Connection {
       throw new KeelsonError(Errors.BAD_MESSAGE, 'A message must be a JSON object')
     }
     let understood = false
+    if (message.login !== undefined) {
+      this.logIn(message.login, message.requestId)
+      return
+    }
     if (message.updates !== undefined) {
-      if (this.options.writeRefusal) throw this.options.writeRefusal
-      this.port.write({
-        kind: 'delta',
-        delta: stampDelta(message as unknown as Delta),
-        defaultSource: this.options.sourceLabel,
-      })
+      const who = this.options.principal
+      if (who.writeRefusal) throw who.writeRefusal
+      this.port.write(
+        {
+          kind: 'delta',
+          delta: stampDelta(message as unknown as Delta),
+          defaultSource: this.options.sourceLabel,
+        },
+        who.authorize,
+      )
       understood = true
     }
     const context = message.context ?? 'vessels.self'
@@ -243,7 +259,12 @@ export class StreamClient extends Connection {
     for (const subscription of replaced) this.remove(subscription)
     const cached: DeltaItem[] = []
     for (const [key, spec] of unique) {
-      const subscription = new StreamSubscription(this, spec, paths.get(key)!, this.view)
+      const subscription = new StreamSubscription(
+        this,
+        spec,
+        paths.get(key)!,
+        this.options.principal.view,
+      )
       this.add(subscription)
       subscription.listen()
       if (this.options.sendCachedValues) {
@@ -253,6 +274,51 @@ export class StreamClient extends Connection {
       }
     }
     this.sendItems(cached)
+  }
+
+  /**
+   * The login message (SPEC §8): answered with the token, and from then on
+   * the connection acts for the user: its subscriptions read through the
+   * user's view (they are made again), its deltas are the user's.
+   */
+  private logIn(login: Json, requestId: Json | undefined): void {
+    const log = this.options.login
+    if (log === undefined) {
+      throw new KeelsonError(Errors.BAD_MESSAGE, 'Security is not enabled on this server: no login')
+    }
+    if (
+      !isObject(login) ||
+      typeof login.username !== 'string' ||
+      typeof login.password !== 'string'
+    ) {
+      throw new KeelsonError(Errors.BAD_MESSAGE, 'A login needs {"username","password"} strings')
+    }
+    log(login.username, login.password, this.options.address).then(
+      ({ token, timeToLive, principal }) => {
+        if (this.closed) return
+        this.options.principal = principal
+        this.principal = principal
+        this.streams.track(this)
+        const specs = [...this.subscriptions].map((s) => (s as StreamSubscription).spec)
+        for (const subscription of [...this.subscriptions]) this.remove(subscription)
+        if (specs.length > 0) this.subscribe(specs)
+        const reply: JsonObject = { state: 'COMPLETED', statusCode: 200, login: { token } }
+        if (timeToLive !== undefined) (reply.login as JsonObject).timeToLive = timeToLive
+        if (requestId !== undefined) reply.requestId = requestId
+        this.sendJson(reply)
+      },
+      (err: unknown) => {
+        if (this.closed) return
+        const refused = err instanceof KeelsonError ? err : new KeelsonError(Errors.INTERNAL)
+        const reply: JsonObject = {
+          state: 'COMPLETED',
+          statusCode: refused.status,
+          message: refused.message,
+        }
+        if (requestId !== undefined) reply.requestId = requestId
+        this.sendJson(reply)
+      },
+    )
   }
 
   private unsubscribe(context: string, entries: unknown[]): void {

@@ -15,10 +15,15 @@ import { type IncomingMessage, STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { Errors, KeelsonError } from '../core/errors.js'
-import type { View } from '../core/view.js'
 import type { WritePort } from '../core/write-port.js'
+import type { Principal, PrincipalOf } from '../security/principal.js'
 import type { Streams } from '../stream/streams.js'
-import { type ClientOptions, type SignalKStats, StreamClient } from './ws-client.js'
+import {
+  type ClientOptions,
+  type LoginFunction,
+  type SignalKStats,
+  StreamClient,
+} from './ws-client.js'
 
 /** The path of the Signal K stream. */
 export const STREAM_PATH = '/signalk/v1/stream'
@@ -27,10 +32,10 @@ export const STREAM_PATH = '/signalk/v1/stream'
 export interface SignalKStreamOptions {
   /** Largest message accepted, bytes; a larger one closes the connection with 1009. */
   maxBodyBytes: number
-  /** Why a client of this upgrade request may not write, or undefined when it may (SPEC §8). */
-  writeRefusal(req: IncomingMessage): KeelsonError | undefined
-  /** What a client of this upgrade request may read; default everything. */
-  viewOf?(req: IncomingMessage): View
+  /** Who a client of this upgrade request acts for (SPEC §8); throws (or rejects) 401 for a bad token. */
+  principalOf: PrincipalOf
+  /** Logs a client in with the WebSocket login message (SPEC §8); absent while security is off. */
+  login?: LoginFunction
 }
 
 /** The query of an upgrade URL, or undefined when the URL is not the stream's. */
@@ -70,12 +75,29 @@ export class SignalKStream {
     return this.streams.count('ws')
   }
 
-  /** Takes the upgrade when it is for {@link STREAM_PATH}; returns false otherwise. Never throws. */
+  /**
+   * Takes the upgrade when it is for {@link STREAM_PATH}; returns false
+   * otherwise. A bad token is answered 401 on the socket, never opened then
+   * closed. Never throws.
+   */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const query = streamQuery(req.url ?? '/')
     if (query === undefined) return false
-    const options = this.clientOptions(req, query)
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.connect(ws, socket, options))
+    const upgrade = (principal: Principal): void => {
+      if (socket.destroyed) return
+      const options = this.clientOptions(req, query, principal)
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.connect(ws, socket, options))
+    }
+    const refuse = (err: unknown): void => {
+      abortUpgrade(socket, err instanceof KeelsonError ? err : new KeelsonError(Errors.INTERNAL))
+    }
+    try {
+      const principal = this.options.principalOf(req)
+      if (principal instanceof Promise) principal.then(upgrade, refuse)
+      else upgrade(principal)
+    } catch (err) {
+      refuse(err)
+    }
     return true
   }
 
@@ -84,16 +106,21 @@ export class SignalKStream {
     this.wss.close()
   }
 
-  private clientOptions(req: IncomingMessage, query: URLSearchParams): ClientOptions {
+  private clientOptions(
+    req: IncomingMessage,
+    query: URLSearchParams,
+    principal: Principal,
+  ): ClientOptions {
     const subscribe = query.get('subscribe')
     const address = req.socket.remoteAddress
     return {
       subscribe: subscribe === 'all' || subscribe === 'none' ? subscribe : 'self',
       sendCachedValues: query.get('sendCachedValues') !== 'false',
       sendMeta: query.get('sendMeta') === 'all',
-      writeRefusal: this.options.writeRefusal(req),
+      principal,
       sourceLabel: `ws.${(address ?? 'unknown').replace(/[.:]/g, '_')}`,
-      view: this.options.viewOf?.(req),
+      login: this.options.login,
+      address: address ?? '',
     }
   }
 
@@ -108,6 +135,7 @@ export class SignalKStream {
     let client: StreamClient
     try {
       client = new StreamClient(this.streams, ws, socket, this.port, this.stats, options)
+      client.principal = options.principal
     } catch (err) {
       log.error({ err }, 'signalk ws client failed to start')
       ws.close(1011, 'internal error')

@@ -17,8 +17,12 @@
 import type { Duplex } from 'node:stream'
 import { Errors, KeelsonError } from '../core/errors.js'
 import { monotonicNow } from '../core/scheduler.js'
+import type { Principal } from '../security/principal.js'
 import type { Streams } from './streams.js'
 import type { StreamSubscriber } from './subscriber.js'
+
+/** Why a stream is ended by the server. */
+export type EndReason = 'shutdown' | 'expired' | 'revoked'
 
 /** Limits of one connection (from the app's options, src/options.ts). */
 export interface ConnectionLimits {
@@ -48,6 +52,11 @@ export abstract class Connection {
   draining = true
   /** The subscriptions this connection holds. */
   readonly subscriptions = new Set<StreamSubscriber>()
+  /**
+   * Who the connection acts for (SPEC §8): the registry ends it when its
+   * token expires or its user is removed. Undefined: nobody in particular.
+   */
+  principal: Principal | undefined
   private readonly queued: Buffer[] = []
   private queuedBytes = 0
   private queuedMessages = 0
@@ -69,8 +78,12 @@ export abstract class Connection {
   /** Called on the shared keep-alive tick (SSE keep-alive event, WebSocket ping). */
   abstract keepAlive(): void
 
-  /** Ends the stream gracefully (server shutdown). */
-  abstract end(): void
+  /**
+   * Ends the stream gracefully: the server shuts down, or the principal's
+   * token expired or its user was removed (the client logs in again and
+   * resumes). Then {@link close}.
+   */
+  abstract end(why?: EndReason): void
 
   /** Stops reading the peer's messages while congested (protocols that read). */
   protected pauseReading(): void {}

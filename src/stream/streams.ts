@@ -11,7 +11,7 @@ import { monotonicNow, type Scheduler } from '../core/scheduler.js'
 import type { StateTree } from '../core/state-tree.js'
 import { TurnBatch } from '../core/turn-batch.js'
 import { stallSweepMs } from '../options.js'
-import type { Connection, ConnectionLimits } from './connection.js'
+import type { Connection, ConnectionLimits, EndReason } from './connection.js'
 
 /** Options of {@link Streams}. */
 export interface StreamsOptions extends ConnectionLimits {
@@ -26,6 +26,8 @@ export class Streams {
   readonly limits: ConnectionLimits
   private readonly byProtocol = new Map<string, Set<Connection>>()
   private readonly congested = new Set<Connection>()
+  /** Connections whose principal's token expires. */
+  private readonly expiring = new Set<Connection>()
   private readonly batch = new TurnBatch<Connection>()
   private readonly keepAliveTimer: NodeJS.Timeout
   private readonly stallTimer: NodeJS.Timeout
@@ -80,12 +82,45 @@ export class Streams {
       this.byProtocol.set(connection.protocol, set)
     }
     set.add(connection)
+    if (connection.principal?.expiresAt !== undefined) this.expiring.add(connection)
+  }
+
+  /** Notes a change of a connection's principal (a WebSocket login): its expiry is watched. */
+  track(connection: Connection): void {
+    if (connection.principal?.expiresAt !== undefined) this.expiring.add(connection)
+    else this.expiring.delete(connection)
+  }
+
+  /**
+   * Ends every stream of the user or device `name` (removed, or its type
+   * changed): the client logs in again and resumes (SPEC §8).
+   */
+  endFor(name: string): number {
+    let ended = 0
+    for (const set of this.byProtocol.values()) {
+      for (const connection of set) {
+        if (connection.principal?.name !== name) continue
+        this.end(connection, 'revoked')
+        ended++
+      }
+    }
+    return ended
+  }
+
+  private end(connection: Connection, why: EndReason): void {
+    try {
+      connection.end(why)
+    } catch (err) {
+      this.log.warn({ err }, 'ending a stream failed')
+    }
+    connection.close()
   }
 
   /** Forgets a closed connection (called by {@link Connection.close}). */
   remove(connection: Connection): void {
     this.byProtocol.get(connection.protocol)?.delete(connection)
     this.congested.delete(connection)
+    this.expiring.delete(connection)
   }
 
   /** Queues `connection` for the write at the end of this event-loop turn. */
@@ -109,17 +144,25 @@ export class Streams {
     clearInterval(this.keepAliveTimer)
     clearInterval(this.stallTimer)
     for (const set of this.byProtocol.values()) {
-      for (const connection of set) {
-        try {
-          connection.end()
-        } catch (err) {
-          this.log.warn({ err }, 'ending a stream failed')
-        }
-        connection.close()
-      }
+      for (const connection of set) this.end(connection, 'shutdown')
     }
     this.byProtocol.clear()
     this.congested.clear()
+    this.expiring.clear()
+  }
+
+  /** Ends the streams whose token expired (checked on the stall sweep, at most 1 s late). */
+  private endExpired(): void {
+    if (this.expiring.size === 0) return
+    const now = Date.now()
+    for (const connection of this.expiring) {
+      if (connection.principal!.expiresAt! > now) continue
+      this.log.info(
+        { protocol: connection.protocol, name: connection.principal!.name },
+        'token expired: ending its stream',
+      )
+      this.end(connection, 'expired')
+    }
   }
 
   private keepAlive(): void {
@@ -136,6 +179,7 @@ export class Streams {
   }
 
   private closeStalled(): void {
+    this.endExpired()
     const now = monotonicNow()
     const limit = this.options.stallTimeoutMs
     for (const connection of this.congested) {
