@@ -40,6 +40,24 @@ export interface KeelsonOptions {
    * to save memory per idle stream; off, streams stay on their response. Default true.
    */
   detachStreams: boolean
+  /**
+   * Open connections the server holds at most, from every client together
+   * (SPEC §8 limits); one past it is answered 429 with `Retry-After`.
+   * Default 100000.
+   */
+  maxConnections: number
+  /**
+   * Open connections one client IP may hold (SPEC §8 limits); one past it is
+   * answered 429 with `Retry-After`. Default 1000.
+   */
+  maxConnectionsPerIp: number
+  /**
+   * Login attempts one client IP may make per {@link loginWindowMs} (SPEC §8,
+   * as signalk-server); past it a login is answered 429. Default 100.
+   */
+  maxLoginAttempts: number
+  /** The window of {@link maxLoginAttempts}, ms. Default 600000 (10 minutes). */
+  loginWindowMs: number
   /** Origins allowed to write from a browser (SPEC §3). Default none. */
   corsOrigins: string[]
   /**
@@ -69,6 +87,10 @@ export const DEFAULTS: Readonly<KeelsonOptions> = Object.freeze({
   highWaterBytes: 256 * 1024,
   maxConnectionBytes: 8 * 1024 * 1024,
   detachStreams: true,
+  maxConnections: 100_000,
+  maxConnectionsPerIp: 1000,
+  maxLoginAttempts: 100,
+  loginWindowMs: 600_000,
   corsOrigins: [],
   hostNames: [],
 })

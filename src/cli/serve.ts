@@ -4,18 +4,25 @@
  * or SIGINT.
  */
 import { createServer } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
 import pino from 'pino'
 import { createApp } from '../app.js'
 import type { CliConfig } from '../config.js'
 import { loadSelfUuid } from '../identity.js'
 import { startIngest } from '../ingest/ingest.js'
 import { VERSION } from '../version.js'
+import { loadTls } from './tls.js'
 
 /** How long shutdown waits for the providers and open connections before exiting anyway, ms. */
 const SHUTDOWN_GRACE_MS = 5000
 
-/** Serves until a signal; exits the process on a fatal error. */
+/**
+ * Serves until a signal; exits the process on a fatal error. With
+ * `--tls-cert` and `--tls-key` it serves HTTPS (and WSS) instead of HTTP.
+ * Throws a ConfigError (exit 2) for TLS files that cannot be used.
+ */
 export async function serve(config: CliConfig): Promise<void> {
+  const tls = loadTls(config)
   const log = pino({
     ...(config.logLevel !== undefined && { level: config.logLevel }),
     base: { service: 'keelson' },
@@ -31,13 +38,18 @@ export async function serve(config: CliConfig): Promise<void> {
     highWaterBytes: config.highWaterBytes,
     maxConnectionBytes: config.maxConnectionBytes,
     detachStreams: config.detachStreams,
+    maxConnections: config.maxConnections,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    maxLoginAttempts: config.maxLoginAttempts,
+    loginWindowMs: config.loginWindowMs,
     corsOrigins: config.corsOrigins,
     hostNames: config.hostNames,
     mmsi: config.mmsi,
     uuid: config.mmsi ? undefined : loadSelfUuid(log),
     logger: log,
   })
-  const server = createServer(keelson.app)
+  // https.Server emits `upgrade` too: the Signal K WebSocket runs over TLS on the same port.
+  const server = tls ? createTlsServer(tls, keelson.app) : createServer(keelson.app)
   keelson.attach(server)
   server.on('error', (err) => {
     log.fatal({ err }, 'cannot listen')
@@ -48,7 +60,7 @@ export async function serve(config: CliConfig): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : config.port
   log.info(
     { port, host: config.host, self: keelson.tree.selfKey, version: VERSION },
-    `keelson listening on http://localhost:${port}/`,
+    `keelson listening on ${tls ? 'https' : 'http'}://localhost:${port}/`,
   )
 
   const stoppers: (() => Promise<void> | void)[] = []

@@ -37,6 +37,10 @@ type AppSettings = Pick<
   | 'highWaterBytes'
   | 'maxConnectionBytes'
   | 'detachStreams'
+  | 'maxConnections'
+  | 'maxConnectionsPerIp'
+  | 'maxLoginAttempts'
+  | 'loginWindowMs'
   | 'corsOrigins'
   | 'hostNames'
   | 'mmsi'
@@ -62,6 +66,10 @@ export interface CliSettings extends AppSettings {
   nmeaUdp?: number
   /** NMEA 0183 TCP gateways (`HOST:PORT`) to connect to. Default none. */
   nmeaTcp: string[]
+  /** PEM certificate (chain) file: with {@link tlsKey}, serve HTTPS and WSS (SPEC §8). Default none. */
+  tlsCert?: string
+  /** PEM private key file of {@link tlsCert}; both or neither. Default none. */
+  tlsKey?: string
   /** Journal directory (SPEC §9); refused by the CLI until it exists. */
   dataDir?: string
   /** Redis URL for cluster mode (SPEC §9); refused by the CLI until it exists. */
@@ -197,6 +205,54 @@ export const OPTIONS: { readonly [K in keyof CliSettings]-?: OptionDef<CliSettin
     help: "keep SSE streams on node's HTTP server (more memory per idle stream)",
     fallback: DEFAULTS.detachStreams,
     read: boolean,
+  },
+  maxConnections: {
+    flag: 'max-connections',
+    arg: 'N',
+    env: 'KEELSON_MAX_CONNECTIONS',
+    help: `open connections in total; past it, 429 (default ${DEFAULTS.maxConnections})`,
+    fallback: DEFAULTS.maxConnections,
+    read: integer(1, 10_000_000),
+  },
+  maxConnectionsPerIp: {
+    flag: 'max-connections-per-ip',
+    arg: 'N',
+    env: 'KEELSON_MAX_CONNECTIONS_PER_IP',
+    help: `open connections per client IP; past it, 429 (default ${DEFAULTS.maxConnectionsPerIp})`,
+    fallback: DEFAULTS.maxConnectionsPerIp,
+    read: integer(1, 10_000_000),
+  },
+  maxLoginAttempts: {
+    flag: 'max-login-attempts',
+    arg: 'N',
+    env: 'KEELSON_MAX_LOGIN_ATTEMPTS',
+    help: `login attempts per client IP and window; past it, 429 (default ${DEFAULTS.maxLoginAttempts})`,
+    fallback: DEFAULTS.maxLoginAttempts,
+    read: integer(1, 1_000_000),
+  },
+  loginWindowMs: {
+    flag: 'login-window',
+    arg: 'MS',
+    env: 'KEELSON_LOGIN_WINDOW_MS',
+    help: `the window of --max-login-attempts (default ${DEFAULTS.loginWindowMs})`,
+    fallback: DEFAULTS.loginWindowMs,
+    read: integer(1000, MAX_PERIOD_MS),
+  },
+  tlsCert: {
+    flag: 'tls-cert',
+    arg: 'FILE',
+    env: 'KEELSON_TLS_CERT',
+    help: 'PEM certificate: serve HTTPS and WSS (with --tls-key)',
+    fallback: undefined,
+    read: text,
+  },
+  tlsKey: {
+    flag: 'tls-key',
+    arg: 'FILE',
+    env: 'KEELSON_TLS_KEY',
+    help: 'PEM private key of --tls-cert',
+    fallback: undefined,
+    read: text,
   },
   corsOrigins: {
     flag: 'cors-origin',

@@ -10,6 +10,8 @@ import type { RequestHandler } from 'express'
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import type { Hub } from '../core/hub.js'
 import type { StateTree } from '../core/state-tree.js'
+import type { RateLimitSource } from '../security/rate-limit.js'
+import type { ConnectionSource } from './limits.js'
 
 /** Counters a stream transport keeps, read at scrape time. */
 export interface StreamSource {
@@ -39,6 +41,18 @@ export interface Metrics {
   addTransport(name: string, source: StreamSource): void
   /** Adds an ingest's per-provider line counters (`keelson_ingest_lines_total`). */
   addIngest(source: IngestSource): void
+  /**
+   * Adds a server's connection limits (src/http/limits.ts; `hookServer` does):
+   * `keelson_connections_open`, `keelson_connections_refused_total{reason}`
+   * (`total`, `per_ip`) and `keelson_connections_limit{scope}`, summed over servers.
+   */
+  addConnections(source: ConnectionSource): void
+  /**
+   * Adds a rate limiter (src/security/rate-limit.ts) under `name` (`login`):
+   * `keelson_rate_limited_total{limit}` (hits refused, 429) and
+   * `keelson_rate_limit_keys{limit}` (client keys tracked).
+   */
+  addRateLimit(name: string, source: RateLimitSource): void
   /** Stops listening to the tree. */
   close(): void
 }
@@ -130,6 +144,65 @@ export function createMetrics(tree: StateTree, hub: Hub): Metrics {
       }
     },
   })
+  const connections: ConnectionSource[] = []
+  new Gauge({
+    name: 'keelson_connections_open',
+    help: 'Open TCP connections (HTTP, SSE, WebSocket; refused ones still closing included)',
+    registers: [registry],
+    collect() {
+      let open = 0
+      for (const source of connections) open += source.open
+      this.set(open)
+    },
+  })
+  new Counter({
+    name: 'keelson_connections_refused_total',
+    help: 'Connections answered 429 for being past the total or the per-IP limit',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const reason of ['total', 'per_ip'] as const) {
+        let refused = 0
+        for (const source of connections) refused += source.refused[reason]
+        this.inc({ reason }, refused)
+      }
+    },
+  })
+  new Gauge({
+    name: 'keelson_connections_limit',
+    help: 'The configured connection limits: in total and per client IP',
+    labelNames: ['scope'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const source of connections) {
+        this.set({ scope: 'total' }, source.limits.total)
+        this.set({ scope: 'per_ip' }, source.limits.per_ip)
+      }
+    },
+  })
+  const rateLimits = new Map<string, RateLimitSource>()
+  new Counter({
+    name: 'keelson_rate_limited_total',
+    help: 'Requests refused with 429 by a rate limit (login: attempts per client IP)',
+    labelNames: ['limit'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [limit, source] of rateLimits) this.inc({ limit }, source.refused)
+    },
+  })
+  new Gauge({
+    name: 'keelson_rate_limit_keys',
+    help: 'Client keys a rate limit tracks now',
+    labelNames: ['limit'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [limit, source] of rateLimits) this.set({ limit }, source.size)
+    },
+  })
   const stop = tree.onChange(() => {
     changes++
   })
@@ -144,6 +217,8 @@ export function createMetrics(tree: StateTree, hub: Hub): Metrics {
     },
     addTransport: (name, source) => transports.set(name, source),
     addIngest: (source) => ingests.push(source),
+    addConnections: (source) => connections.push(source),
+    addRateLimit: (name, source) => rateLimits.set(name, source),
     close: stop,
   }
 }

@@ -1,32 +1,48 @@
 /**
  * What node's HTTP server answers before any request handler runs, made to
  * answer as every other error does (SPEC §3: `application/problem+json`):
- * requests its parser refuses (`clientError`) and `Expect: 100-continue`
+ * connections past the limits (SPEC §8, src/http/limits.ts), requests its
+ * parser refuses (`clientError`) and `Expect: 100-continue`
  * (`checkContinue`).
  *
  * @see https://nodejs.org/docs/latest-v20.x/api/http.html#event-clienterror
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-10.1.1
  */
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { Server as TlsServer } from 'node:tls'
 import type { Logger } from 'pino'
 import { Errors, KeelsonError } from '../core/errors.js'
 import type { KeelsonOptions } from '../options.js'
 import { tooLarge } from './body.js'
+import { ConnectionLimits, refuseConnection } from './limits.js'
+import type { Metrics } from './metrics.js'
 import { PROBLEM_TYPE, problemOf, sendProblem } from './problem.js'
 
 /** The options {@link hookServer} reads. */
-export type ServerHookOptions = Pick<KeelsonOptions, 'maxBodyBytes'>
+export type ServerHookOptions = Pick<
+  KeelsonOptions,
+  'maxBodyBytes' | 'maxConnections' | 'maxConnectionsPerIp'
+>
 
-/** Servers already hooked: a second {@link hookServer} call must not answer twice. */
-const hooked = new WeakSet<Server>()
+/** Servers already hooked, with their limits: a second {@link hookServer} call must not answer twice. */
+const hooked = new WeakMap<Server, ConnectionLimits>()
 
 /** How long a socket refused by the parser may take to flush its answer before it is destroyed. */
 const FLUSH_TIMEOUT_MS = 2000
 
 /**
- * Installs keelson's answers on `server` (once; later calls do nothing):
+ * Installs keelson's answers on `server` (once; later calls do nothing but
+ * return the same limits). `server` is an `http.Server` or an
+ * `https.Server` (then WebSocket upgrades run over TLS too).
  *
+ * - Connection limits (`maxConnections`, default 100000;
+ *   `maxConnectionsPerIp`, default 1000): every TCP connection is counted
+ *   from accept to close; one past a limit is answered 429
+ *   `TOO_MANY_CONNECTIONS` with `Retry-After` and `Connection: close` and
+ *   never reaches node's HTTP server (see {@link limitConnections}). Its
+ *   figures join `metrics` when given (`keelson_connections_*`).
  * - `clientError`: a request node's parser refuses gets a problem+json
  *   answer with `Connection: close`, then the socket is closed: 431
  *   `HEADERS_TOO_LARGE` for headers past node's limit, 413 `TOO_LARGE` for
@@ -44,9 +60,18 @@ const FLUSH_TIMEOUT_MS = 2000
  *   server's own request listeners (the app given to `createServer`), so
  *   nothing else needs to be known here.
  */
-export function hookServer(server: Server, options: ServerHookOptions, log: Logger): void {
-  if (hooked.has(server)) return
-  hooked.add(server)
+export function hookServer(
+  server: Server,
+  options: ServerHookOptions,
+  log: Logger,
+  metrics?: Pick<Metrics, 'addConnections'>,
+): ConnectionLimits {
+  const known = hooked.get(server)
+  if (known) return known
+  const limits = new ConnectionLimits(options)
+  hooked.set(server, limits)
+  limitConnections(server, limits, log)
+  metrics?.addConnections(limits)
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     answerClientError(err, socket, log)
   })
@@ -59,6 +84,41 @@ export function hookServer(server: Server, options: ServerHookOptions, log: Logg
     }
     res.writeContinue()
     server.emit('request', req, res)
+  })
+  return limits
+}
+
+/**
+ * Puts the limits in front of node's HTTP server: the listeners of the
+ * event by which a connection reaches it (`connection` on `http.Server`,
+ * `secureConnection` after the handshake on `https.Server`) are taken off
+ * and called only for connections within the limits. A refused connection
+ * is answered on its socket by {@link refuseConnection}: node's HTTP server
+ * never sees it, so no request of it is parsed, routed, has its body read
+ * or is upgraded, whatever listeners the app adds later.
+ *
+ * Why not answer in a `request` or `upgrade` listener: node calls every
+ * listener of an event, and the app's own come first (`request`) or are
+ * added after this hook (`upgrade`), so a listener here could answer but
+ * not stop the app. Why not at TCP accept on TLS: the client reads only
+ * TLS, so the 429 waits for the handshake; the connection counts from
+ * accept all the same.
+ */
+function limitConnections(server: Server, limits: ConnectionLimits, log: Logger): void {
+  const tls = server instanceof TlsServer
+  const event = tls ? 'secureConnection' : 'connection'
+  const forward = server.listeners(event) as ((this: Server, socket: Socket) => void)[]
+  server.removeAllListeners(event)
+  if (tls) server.prependListener('connection', (socket: Socket) => limits.track(socket))
+  server.on(event, function (this: Server, socket: Socket) {
+    if (!tls) limits.track(socket)
+    const reason = limits.refusal(socket.remoteAddress)
+    if (reason !== undefined) {
+      log.debug({ reason, address: socket.remoteAddress }, 'connection refused: too many')
+      refuseConnection(socket, reason)
+      return
+    }
+    for (const listener of forward) listener.call(this, socket)
   })
 }
 
