@@ -250,10 +250,10 @@ export class StreamClient extends Connection {
         replaced.push(subscription as StreamSubscription)
     }
     const limit = this.streams.limits.maxSubscriptions
-    if (this.subscriptions.size - replaced.length + unique.size > limit) {
+    if (this.subscriptions.length - replaced.length + unique.size > limit) {
       throw new KeelsonError(
         Errors.TOO_MANY_SUBSCRIPTIONS,
-        `A connection may hold ${limit} subscriptions; it holds ${this.subscriptions.size}`,
+        `A connection may hold ${limit} subscriptions; it holds ${this.subscriptions.length}`,
       )
     }
     for (const subscription of replaced) this.remove(subscription)
