@@ -51,7 +51,7 @@ export function drawTrack(svg, samples) {
             .join(','),
         )
         .join(' '),
-      class: 'track',
+      class: 'track-line',
     },
     svg,
   )
