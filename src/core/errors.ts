@@ -76,6 +76,17 @@ export const Errors = Object.freeze({
     401,
     'Invalid username or password; check both and log in again',
   ),
+  BAD_USER: kind(
+    'BAD_USER',
+    400,
+    'The user is refused: a name of 1 to 64 letters, digits and . _ @ + - (not "any"), a type of readonly, readwrite or admin, and a non-empty password',
+  ),
+  USER_EXISTS: kind(
+    'USER_EXISTS',
+    409,
+    'A user or device of this name exists; remove it first or pick another name',
+  ),
+  USER_NOT_FOUND: kind('USER_NOT_FOUND', 404, 'No user of this name exists'),
   BAD_ACCESS_REQUEST: kind(
     'BAD_ACCESS_REQUEST',
     400,
