@@ -57,6 +57,11 @@ export class ScopedUpdate {
 
 /** Handle returned by {@link Hub.subscribe}. */
 export interface Subscription {
+  /**
+   * The subscribed path as the hub keeps it, shared by every subscriber of
+   * that path: a subscriber keeps this one rather than its own copy (bench g).
+   */
+  readonly path: TreePath
   unsubscribe(): void
 }
 
@@ -90,6 +95,10 @@ class Handle implements Subscription {
     private readonly group: ViewGroup,
     private readonly subscriber: Subscriber,
   ) {}
+
+  get path(): TreePath {
+    return this.scope.path
+  }
 
   unsubscribe(): void {
     if (!this.active) return

@@ -22,7 +22,8 @@ export abstract class StreamSubscriber implements Subscriber, Task {
 
   constructor(
     readonly connection: Connection,
-    readonly path: TreePath,
+    /** The path; once listening, the hub's shared copy of it. */
+    public path: TreePath,
     readonly view: View,
   ) {}
 
@@ -44,6 +45,7 @@ export abstract class StreamSubscriber implements Subscriber, Task {
   listen(): void {
     if (this.closedFlag) return
     this.handle = this.connection.streams.hub.subscribe(this.path, this, this.view)
+    this.path = this.handle.path
   }
 
   /** The connection drained (or its turn's queue was written): send what is held. */
