@@ -301,6 +301,7 @@ const PATHS: string[][] = [
   ['vessels', '*', '*', 'speed'],
   ['vessels', 'S', 'navigation', '*', 'value'],
   ['vessels', '*', 'navigation', 'position', 'value', 'lat'],
+  ['vessels', '*', 'navigation', 'speed', '*'],
   ['sources'],
   ['sources', '*', 'type'],
   ['version'],
@@ -333,7 +334,8 @@ function checkReadable(
 }
 
 /** True when a stream on `path` might miss a `$source` change (see the AclView notes). */
-const insideLeaf = (path: TreePath) => path.segments.length > 4
+const insideLeaf = ({ segments }: TreePath) =>
+  segments.length > 4 && !(segments.length === 5 && segments[4] === '*')
 
 describe('AclView property', () => {
   it('folds filtered changes into the filtered read, and shows nothing unreadable', () => {

@@ -20,9 +20,10 @@
  * `$source` changed). The tree must be at the state after the effect being
  * scoped, as it is when the hub publishes and when history catches up.
  * Limitation: a stream whose path names a position *inside* a leaf (its
- * `value`, or `a/*\/b/value`) does not see a change of the leaf's `$source`
- * alone (the hub's scoping does not pass it on); what it may read is
- * re-decided at the next change of that position.
+ * `value`, or a wildcard path that names `value` below the leaf) does not
+ * see a change of the leaf's `$source` alone (the hub's scoping does not
+ * pass it on); what it may read is re-decided at the next change of that
+ * position. Paths at or above leaves, the usual ones, are exact.
  */
 import {
   deepEqual,
@@ -179,7 +180,7 @@ class Walk {
     let nodeBefore: string | undefined
     let nodeAfter: string | undefined
     if (sources && isLeafLevel(pos)) {
-      if (!this.projected() && Object.hasOwn(patch, '$source')) {
+      if (this.whole() && Object.hasOwn(patch, '$source')) {
         nodeAfter = sourceOf(patch)
         nodeBefore = sourceOf(inverse)
       } else {
@@ -240,7 +241,14 @@ class Walk {
   private nodeSource(pos: Position, value: JsonObject): string | undefined {
     if (!isLeafLevel(pos)) return undefined
     // Inside a wildcard path's projection, a leaf's `$source` may have been projected away.
-    return sourceOf(this.projected() ? this.lookup(this.abs) : value)
+    return sourceOf(this.whole() ? value : this.lookup(this.abs))
+  }
+
+  /** True when the members of the node at `abs` are whole (not cut by a wildcard path's projection). */
+  private whole(): boolean {
+    const depth = this.abs.length
+    if (!this.wildcard || depth >= this.segments.length) return true
+    return depth === this.segments.length - 1 && this.segments[depth] === WILDCARD
   }
 
   /** True inside a wildcard path's projection (above its last segment). */
