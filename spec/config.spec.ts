@@ -379,6 +379,8 @@ const FLAGS = [
   ['--cors-origin', 'KEELSON_CORS_ORIGIN', 'corsOrigins'],
   ['--host-name', 'KEELSON_HOST_NAMES', 'hostNames'],
   ['--mmsi', 'KEELSON_MMSI', 'mmsi'],
+  ['--security', 'KEELSON_SECURITY', 'securityFile'],
+  ['--state-dir', 'KEELSON_STATE_DIR', 'stateDir'],
   ['--replay', 'KEELSON_REPLAY', 'replay'],
   ['--replay-rate', 'KEELSON_REPLAY_RATE', 'replayRate'],
   ['--loop', 'KEELSON_LOOP', 'loop'],

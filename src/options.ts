@@ -65,6 +65,18 @@ export interface KeelsonOptions {
    * carry while no users exist (SPEC §8, no DNS rebinding). Default none.
    */
   hostNames: string[]
+  /**
+   * The security file: users, ACLs, devices and the token secret, in
+   * signalk-server's `security.json` shape (SPEC §8). Default
+   * `security.json` in {@link KeelsonOptions.stateDir}.
+   */
+  securityFile?: string
+  /**
+   * Where keelson keeps its state: the self vessel's identity and the
+   * security file. Default `$KEELSON_STATE_DIR`, else
+   * `$XDG_STATE_HOME/keelson`, else `~/.local/state/keelson` (src/identity.ts).
+   */
+  stateDir?: string
   /** Self vessel MMSI; when set the self key is `urn:mrn:imo:mmsi:<mmsi>`. */
   mmsi?: string
   /** Self vessel UUID when no MMSI is set; default a random one. */

@@ -3,7 +3,10 @@
  * `keelson <command> ...` runs an entry of {@link COMMANDS}. A command of
  * two words (`user add`) is one entry whose name holds both.
  */
+import { ACCESS_COMMANDS } from './access.js'
+import { USER_COMMANDS } from './user.js'
 import { ConfigError } from './values.js'
+import { WATCH_COMMAND } from './watch.js'
 
 /** One subcommand. */
 export interface Command {
@@ -16,8 +19,12 @@ export interface Command {
   run(args: readonly string[]): Promise<void>
 }
 
-/** The subcommands by name; none yet (`user`, `access` and `watch` come with SPEC §8 and §10). */
-export const COMMANDS: Readonly<Record<string, Command>> = {}
+/** The subcommands by name: `user ...` and `access ...` (SPEC §8); `watch` comes with SPEC §10. */
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  ...USER_COMMANDS,
+  ...ACCESS_COMMANDS,
+  watch: WATCH_COMMAND,
+}
 
 /** A command found in argv, with the words after its name. */
 export interface FoundCommand {

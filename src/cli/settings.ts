@@ -44,6 +44,8 @@ type AppSettings = Pick<
   | 'corsOrigins'
   | 'hostNames'
   | 'mmsi'
+  | 'securityFile'
+  | 'stateDir'
 >
 
 /** Everything a flag, variable or config file key can set. */
@@ -284,6 +286,22 @@ export const OPTIONS: { readonly [K in keyof CliSettings]-?: OptionDef<CliSettin
     help: "the self vessel's MMSI (default a UUID kept in the state dir)",
     fallback: undefined,
     read: matching(/^\d{9}$/, '9 digits'),
+  },
+  securityFile: {
+    flag: 'security',
+    arg: 'FILE',
+    env: 'KEELSON_SECURITY',
+    help: 'the security file: users, ACLs and the token secret (default security.json in the state dir)',
+    fallback: undefined,
+    read: text,
+  },
+  stateDir: {
+    flag: 'state-dir',
+    arg: 'DIR',
+    env: 'KEELSON_STATE_DIR',
+    help: 'where keelson keeps its identity and security file (default ~/.local/state/keelson)',
+    fallback: undefined,
+    read: text,
   },
   replay: {
     flag: 'replay',
