@@ -19,7 +19,7 @@ export interface Command {
   run(args: readonly string[]): Promise<void>
 }
 
-/** The subcommands by name: `user ...` and `access ...` (SPEC §8); `watch` comes with SPEC §10. */
+/** The subcommands by name: `user ...` and `access ...` (SPEC §8), `watch` (SPEC §10). */
 export const COMMANDS: Readonly<Record<string, Command>> = {
   ...USER_COMMANDS,
   ...ACCESS_COMMANDS,
