@@ -1,10 +1,12 @@
 /**
  * The package as npm would publish it: `npm run build`'s script
  * (scripts/build.js) builds into a copy of the package, which must import
- * by its `main` and pack the files the `keelson` command needs.
+ * by its `main` and pack the files the `keelson` command needs; packed and
+ * installed into an empty folder, it gives a working `keelson` command and
+ * `keelson/client` import.
  */
 import { execFile } from 'node:child_process'
-import { cpSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs'
+import { cpSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,8 +17,13 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const run = promisify(execFile)
 /** tsc takes 10-30 s on a busy machine. */
 const BUILD_TIMEOUT_MS = 180_000
+/** `npm install` of the tarball fetches the dependencies from the registry. */
+const INSTALL_TIMEOUT_MS = 300_000
+/** npm's errors when the registry cannot be reached: the install test is skipped, with a notice. */
+const OFFLINE = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|network|offline/i
 
 let dir: string
+const temps: string[] = []
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keelson-package-'))
@@ -36,6 +43,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true })
+  for (const temp of temps) rmSync(temp, { recursive: true, force: true })
 })
 
 describe('the built package', () => {
@@ -72,6 +80,12 @@ describe('the built package', () => {
         'dist/index.js',
         'dist/index.d.ts',
         'dist/web/index.html',
+        'dist/web/routes.js',
+        'dist/web/display/main.js',
+        'dist/web/display/display.css',
+        'dist/client/index.js',
+        'dist/client/index.d.ts',
+        'src/client/index.ts',
         'bin/keelson.js',
         'src/cli.ts',
         'src/web/index.html',
@@ -80,4 +94,59 @@ describe('the built package', () => {
     )
     expect(files.filter((file) => file.startsWith('node_modules/'))).toEqual([])
   })
+
+  it(
+    'installs from its tarball into an empty folder with a working keelson command and keelson/client import',
+    async (ctx) => {
+      const packs = mkdtempSync(join(tmpdir(), 'keelson-tgz-'))
+      const app = mkdtempSync(join(tmpdir(), 'keelson-install-'))
+      temps.push(packs, app)
+      const shell = process.platform === 'win32'
+      await run('npm', ['pack', '--ignore-scripts', '--pack-destination', packs], {
+        cwd: dir,
+        shell,
+      })
+      const [tarball] = readdirSync(packs).filter((name) => /^keelson-.*\.tgz$/.test(name))
+      expect(tarball).toBeDefined()
+      try {
+        await run('npm', ['install', join(packs, tarball!), '--no-audit', '--no-fund'], {
+          cwd: app,
+          shell,
+          timeout: INSTALL_TIMEOUT_MS - 30_000,
+        })
+      } catch (err) {
+        const { stderr = '', message } = err as { stderr?: string; message: string }
+        if (OFFLINE.test(stderr) || OFFLINE.test(message)) {
+          console.warn(
+            `package install test skipped: the npm registry is out of reach (${message})`,
+          )
+          ctx.skip()
+        }
+        throw err
+      }
+      const help = await run('npx', ['--no-install', 'keelson', '--help'], { cwd: app, shell })
+      expect(help.stdout).toMatch(/^Usage: keelson \[options\]/m)
+      expect(help.stdout).toMatch(/keelson watch +URL/)
+      const script = `
+        import { createServer } from 'node:http'
+        import { applyMergePatch, subscribe } from 'keelson/client'
+        import { createApp } from 'keelson'
+        const keelson = createApp()
+        const server = createServer(keelson.app).listen(0, '127.0.0.1')
+        await new Promise((resolve) => server.once('listening', resolve))
+        const base = 'http://127.0.0.1:' + server.address().port
+        const served = await (await fetch(base + '/client.js')).text()
+        const page = await (await fetch(base + '/')).text()
+        keelson.close()
+        server.close()
+        console.log(typeof subscribe, JSON.stringify(applyMergePatch({ a: 1, b: { c: 2 } }, { a: null, b: { d: 3 } })))
+        console.log(served.includes('function subscribe('), page.includes('/display/main.js'))
+      `
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: app,
+      })
+      expect(stdout.trim().split('\n')).toEqual(['function {"b":{"c":2,"d":3}}', 'true true'])
+    },
+    INSTALL_TIMEOUT_MS,
+  )
 })
