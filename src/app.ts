@@ -20,6 +20,9 @@ import { hookServer } from './http/server-hooks.js'
 import { behindStream, SseTransport } from './http/sse.js'
 import { DEFAULTS, type KeelsonOptions } from './options.js'
 import { openPrincipal, type PrincipalOf } from './security/principal.js'
+import { RateLimiter } from './security/rate-limit.js'
+import { OPEN_LOGIN_STATUS, securityRouter } from './security/routes.js'
+import { Security } from './security/security.js'
 import { metaRoute } from './signalk/meta.js'
 import { webappsRouter } from './signalk/webapps.js'
 import { abortUpgrade, NO_ENDPOINT, SignalKStream } from './signalk/ws-transport.js'
@@ -81,10 +84,20 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   const metrics = createMetrics(tree, hub)
   metrics.addTransport('sse', sse)
   const policy = { corsOrigins: opts.corsOrigins, hostNames: opts.hostNames }
-  const principalOf: PrincipalOf = (req) => openPrincipal(req, policy)
+  const attempts = new RateLimiter({ limit: opts.maxLoginAttempts, windowMs: opts.loginWindowMs })
+  metrics.addRateLimit('login', attempts)
+  const security =
+    opts.security === undefined
+      ? undefined
+      : new Security(opts.security, tree, policy, attempts, streams, log)
+  const principalOf: PrincipalOf = security?.principalOf ?? ((req) => openPrincipal(req, policy))
   const signalk = new SignalKStream(streams, writes, {
     maxBodyBytes: opts.maxBodyBytes,
     principalOf,
+    ...(security !== undefined && {
+      login: (username: string, password: string, address: string) =>
+        security.login(username, password, address),
+    }),
   })
   metrics.addTransport('ws', signalk)
 
@@ -108,7 +121,9 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
       server: { id: 'keelson', version: VERSION },
     })
   })
-  app.use('/signalk/v1/api', metaRoute(tree, opts.maxDepth))
+  if (security !== undefined) app.use(securityRouter(security, opts))
+  else app.get('/skServer/loginStatus', (_req, res) => void res.json(OPEN_LOGIN_STATUS))
+  app.use('/signalk/v1/api', metaRoute(tree, opts.maxDepth, principalOf))
   app.use('/signalk/v1/api', createApiRouter(api))
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', revision: tree.rev, streams: streams.size })
@@ -158,6 +173,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
       })
     },
     close() {
+      security?.close()
       streams.close()
       signalk.close()
       scheduler.close()

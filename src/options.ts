@@ -4,6 +4,7 @@
  * holds a default of its own.
  */
 import type { Logger } from 'pino'
+import type { SecurityStore } from './security/store.js'
 
 /** Options of {@link createApp}. */
 export interface KeelsonOptions {
@@ -83,6 +84,13 @@ export interface KeelsonOptions {
   uuid?: string
   /** Event-id epoch; default a new random one. */
   epoch?: string
+  /**
+   * The opened security file (src/security/store.ts): users, ACLs, the token
+   * secret (SPEC §8). The CLI opens `--security FILE` (default
+   * `security.json` in the state dir); without one, nobody logs in and the
+   * no-users rule holds.
+   */
+  security?: SecurityStore
   /** The pino logger; default a silent one. */
   logger?: Logger
 }

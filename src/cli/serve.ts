@@ -10,6 +10,7 @@ import { createApp } from '../app.js'
 import type { CliConfig } from '../config.js'
 import { loadSelfUuid } from '../identity.js'
 import { startIngest } from '../ingest/ingest.js'
+import { SecurityStore, securityFilePath } from '../security/store.js'
 import { VERSION } from '../version.js'
 import { loadTls } from './tls.js'
 
@@ -27,6 +28,23 @@ export async function serve(config: CliConfig): Promise<void> {
     ...(config.logLevel !== undefined && { level: config.logLevel }),
     base: { service: 'keelson' },
   })
+  let security: SecurityStore
+  const securityFile = securityFilePath(config)
+  try {
+    security = await SecurityStore.open(securityFile, log)
+  } catch (err) {
+    process.stderr.write(
+      `keelson: cannot use the security file ${securityFile}: ${(err as Error).message}\n`,
+    )
+    process.exit(2)
+  }
+  const users = security.current.users.length
+  log.info(
+    { file: securityFile, users },
+    users === 0
+      ? 'no users yet: everyone reads, writes only from this machine (keelson user add NAME --type admin)'
+      : `security: ${users} user(s); anonymous reads ${security.current.allowReadonly ? 'allowed' : 'refused'}`,
+  )
   const keelson = createApp({
     keepAliveMs: config.keepAliveMs,
     stallTimeoutMs: config.stallTimeoutMs,
@@ -45,7 +63,8 @@ export async function serve(config: CliConfig): Promise<void> {
     corsOrigins: config.corsOrigins,
     hostNames: config.hostNames,
     mmsi: config.mmsi,
-    uuid: config.mmsi ? undefined : loadSelfUuid(log),
+    uuid: config.mmsi ? undefined : loadSelfUuid(log, config.stateDir),
+    security,
     logger: log,
   })
   // https.Server emits `upgrade` too: the Signal K WebSocket runs over TLS on the same port.
@@ -81,6 +100,7 @@ export async function serve(config: CliConfig): Promise<void> {
     setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS).unref()
     void Promise.allSettled(stoppers.map((stop) => stop())).then(() => {
       keelson.close()
+      security.close()
       server.close(() => process.exit(0))
       server.closeAllConnections()
     })

@@ -130,6 +130,11 @@ export const Errors = Object.freeze({
     'The request headers are larger than the server accepts; send fewer or shorter headers',
   ),
   TOO_MANY_CONNECTIONS: kind('TOO_MANY_CONNECTIONS', 429, 'Too many connections; retry later'),
+  TOO_MANY_ATTEMPTS: kind(
+    'TOO_MANY_ATTEMPTS',
+    429,
+    'Too many login or access-request attempts from this address; retry after the time given',
+  ),
   NOT_FOUND: kind('NOT_FOUND', 404, 'No such endpoint'),
   INTERNAL: kind('INTERNAL', 500, 'Internal server error'),
   UNAVAILABLE: kind('UNAVAILABLE', 503, 'The server cannot take writes right now; retry later'),

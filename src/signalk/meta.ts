@@ -10,7 +10,9 @@ import type { RequestHandler } from 'express'
 import { isObject, type JsonObject } from '../core/json.js'
 import { getAt, parseUrlPath } from '../core/path.js'
 import type { StateTree } from '../core/state-tree.js'
+import { readThrough } from '../core/view.js'
 import { wantsEventStream } from '../http/accept.js'
+import type { PrincipalOf } from '../security/principal.js'
 
 const schema = createRequire(import.meta.url)('@signalk/signalk-schema') as {
   getMetadata(path: string): JsonObject | undefined
@@ -58,12 +60,24 @@ export function metaOf(
  * answers it. Anything else (and a path with no metadata at all) passes on
  * to the REST router.
  */
-export function metaRoute(tree: StateTree, maxDepth: number): RequestHandler {
-  return (req, res, next) => {
+export function metaRoute(
+  tree: StateTree,
+  maxDepth: number,
+  principalOf: PrincipalOf,
+): RequestHandler {
+  return async (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next()
     if (!/\/meta\/?$/.test(req.path) || wantsEventStream(req.headers.accept)) return next()
     const { segments, starAt } = parseUrlPath(req.path, tree.selfKey, maxDepth)
     if (segments.length < 4 || starAt >= 0) return next()
+    // Meta of a path the reader may not read is answered as the path itself is (403 or 404).
+    const { view } = await principalOf(req)
+    if (
+      !view.full &&
+      readThrough(tree, { segments: segments.slice(0, -1), starAt: -1 }, view) === undefined
+    ) {
+      return next()
+    }
     const meta = metaOf(tree, segments.slice(0, 2), segments.slice(2, -1))
     if (!meta) return next()
     res.set('Cache-Control', 'no-cache').json(meta)

@@ -93,13 +93,16 @@ export class Streams {
 
   /**
    * Ends every stream of the user or device `name` (removed, or its type
-   * changed): the client logs in again and resumes (SPEC §8).
+   * changed), or with `undefined` every anonymous reader's: the client logs
+   * in again (or reconnects) and resumes (SPEC §8).
    */
-  endFor(name: string): number {
+  endFor(name: string | undefined): number {
     let ended = 0
     for (const set of this.byProtocol.values()) {
-      for (const connection of set) {
-        if (connection.principal?.name !== name) continue
+      for (const connection of [...set]) {
+        const principal = connection.principal
+        // undefined: every anonymous stream of a secured server (its rights changed too).
+        if (principal === undefined || principal.name !== name) continue
         this.end(connection, 'revoked')
         ended++
       }
