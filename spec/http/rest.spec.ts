@@ -334,6 +334,12 @@ describe('writes', () => {
     bad('a null member in a PUT', 400, 'KEELSON_ERR_NULL_NOT_ALLOWED', (h) =>
       h.put(`${API}/a`).set('Content-Type', 'application/json').send('{"b":1,"c":null}'),
     ),
+    bad('a C1 control character (U+0085 NEL) in a path segment', 400, 'KEELSON_ERR_BAD_PATH', (h) =>
+      h.put(`${API}/a%C2%85b`).set('Content-Type', 'application/json').send('{"b":1}'),
+    ),
+    bad('a C1 control character in a read', 400, 'KEELSON_ERR_BAD_PATH', (h) =>
+      h.get(`${API}/a%C2%9Fb`),
+    ),
     bad('a write at a wildcard', 400, 'KEELSON_ERR_WILDCARD_WRITE', (h) =>
       h.patch(`${API}/*/b`).set('Content-Type', 'application/json').send('{"b":1}'),
     ),
@@ -374,6 +380,17 @@ describe('writes', () => {
       .send('{"list":[1,null,2]}')
       .expect(200)
     expect((await http.get(`${API}/a/list`)).body).toEqual([1, null, 2])
+  })
+
+  it('takes an array holding an object with a null member as a value, on PUT as on PATCH', async () => {
+    const { http } = app()
+    for (const method of ['put', 'patch'] as const) {
+      await http[method](`${API}/${method}`)
+        .set('Content-Type', 'application/json')
+        .send('[{"a":null}]')
+        .expect(200)
+      expect((await http.get(`${API}/${method}`)).body).toEqual([{ a: null }])
+    }
   })
 })
 
