@@ -4,7 +4,7 @@ import { KeelsonError } from '../../src/core/errors.js'
 import type { JsonObject } from '../../src/core/json.js'
 import { parseDotPath } from '../../src/core/path.js'
 import { StateTree } from '../../src/core/state-tree.js'
-import { applyDelta, type Delta, sourceId } from '../../src/signalk/delta.js'
+import { applyDelta, type Delta, parsedPathCacheSize, sourceId } from '../../src/signalk/delta.js'
 
 const schema = createRequire(import.meta.url)('@signalk/signalk-schema') as {
   validateFull(tree: unknown): { valid: boolean; errors: { message: string; dataPath: string }[] }
@@ -192,5 +192,20 @@ describe('sourceId', () => {
     expect(sourceId({ label: 'tcp', talker: 'GP' })).toBe('tcp.GP')
     expect(sourceId({ label: 'tcp' })).toBe('tcp.XX')
     expect(sourceId(undefined)).toBe('no_source')
+  })
+})
+
+describe('the parsed delta path cache', () => {
+  it('keeps no long paths, so refused deltas with huge paths hold no memory', () => {
+    const t = tree()
+    const before = parsedPathCacheSize()
+    for (let i = 0; i < 20; i++) {
+      const path = `${'p'.repeat(900_000)}${i}`
+      expect(() =>
+        applyDelta(t, { updates: [{ values: [{ path, value: Number.POSITIVE_INFINITY }] }] }),
+      ).toThrow(KeelsonError)
+    }
+    expect(parsedPathCacheSize()).toBe(before)
+    expect(t.rev).toBe(0)
   })
 })

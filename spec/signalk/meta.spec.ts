@@ -3,6 +3,7 @@ import request from 'supertest'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createApp, type Keelson } from '../../src/app.js'
 import { applyDelta } from '../../src/signalk/delta.js'
+import { schemaMeta, schemaMetaCacheSize } from '../../src/signalk/meta.js'
 import { Client, type Running, start } from './support.js'
 
 const schema = createRequire(import.meta.url)('@signalk/signalk-schema') as {
@@ -93,5 +94,17 @@ describe('installed webapps', () => {
         location: '/@signalk/instrumentpanel/',
       }),
     )
+  })
+})
+
+describe('the schema lookup cache', () => {
+  it('keeps nothing of paths the schema does not know (GET .../<random>/meta)', () => {
+    expect(schemaMeta('vessels', ['navigation', 'speedOverGround'])).toBeDefined()
+    const before = schemaMetaCacheSize()
+    for (let i = 0; i < 300; i++) {
+      expect(schemaMeta('vessels', ['navigation', `random${i}`, 'x'])).toBeUndefined()
+    }
+    schemaMeta('vessels', ['navigation', 'x'.repeat(10_000)])
+    expect(schemaMetaCacheSize()).toBe(before)
   })
 })

@@ -92,6 +92,11 @@ const parsedPaths = new Map<string, readonly string[]>()
 const MAX_PARSED_PATHS = 10_000
 const MAX_CACHED_PATH = 256
 
+/** Entries in the parsed-path cache (for tests of its bound). @internal */
+export function parsedPathCacheSize(): number {
+  return parsedPaths.size
+}
+
 /** Levels of a delta message above its values: `{updates:[{values:[{value}]}]}`. */
 const MESSAGE_LEVELS = 4
 

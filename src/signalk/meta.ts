@@ -19,13 +19,19 @@ const schema = createRequire(import.meta.url)('@signalk/signalk-schema') as {
 }
 
 /**
- * Schema lookups already made. Bounded: a path of random keys must not grow
- * it (GET .../<random>/meta), so it is cleared when full and long keys are
- * not kept.
+ * Schema lookups already made, those that found metadata. Bounded: a path
+ * of random keys must not grow it (GET .../<random>/meta), so misses and
+ * long keys are not kept and it is cleared when full (a schema pattern with
+ * a `*` level matches random instance names).
  */
 const cache = new Map<string, JsonObject | null>()
 const MAX_CACHED = 5000
 const MAX_CACHED_KEY = 256
+
+/** Entries in the schema lookup cache (for tests of its bound). @internal */
+export function schemaMetaCacheSize(): number {
+  return cache.size
+}
 
 /** The schema's metadata of `path` in a context of `group` (`vessels`, `atons`...), or undefined. */
 export function schemaMeta(group: string, path: readonly string[]): JsonObject | undefined {
@@ -35,7 +41,8 @@ export function schemaMeta(group: string, path: readonly string[]): JsonObject |
     // The schema keys its table by `/<group>/*/<path>`; any id stands for `*`.
     const found = schema.getMetadata(`${group}.id.${path.join('.')}`)
     meta = found ? structuredClone(found) : null
-    if (key.length <= MAX_CACHED_KEY) {
+    // Only what the schema knows is kept: paths of random keys (GET .../<random>/meta) are not.
+    if (meta !== null && key.length <= MAX_CACHED_KEY) {
       if (cache.size >= MAX_CACHED) cache.clear()
       cache.set(key, meta)
     }
