@@ -96,12 +96,12 @@ export function securityRouter(security: Security, options: SecurityRouteOptions
   })
 
   router.get('/signalk/v1/requests/:id', (req, res) => {
-    const record = security.store.accessRequest(String(req.params.id))
-    if (record === undefined) {
-      throw new KeelsonError(
-        Errors.ACCESS_REQUEST_NOT_FOUND,
-        `No request ${String(req.params.id).slice(0, 80)}`,
-      )
+    const id = String(req.params.id)
+    const record = security.store.accessRequest(id)
+    // Only by requestId: the store also finds a pending request by its clientId (for admins), which
+    // would hand the requestId, and after approval the token, to whoever knows a device's id.
+    if (record === undefined || record.requestId !== id) {
+      throw new KeelsonError(Errors.ACCESS_REQUEST_NOT_FOUND, `No request ${id.slice(0, 80)}`)
     }
     const reply = accessRequestReply(record)
     res.status(reply.statusCode).json(reply)
@@ -111,6 +111,8 @@ export function securityRouter(security: Security, options: SecurityRouteOptions
     const who = await security.principalOf(req)
     if (who.type !== 'admin')
       throw new KeelsonError(Errors.FORBIDDEN, 'Only an admin answers access requests')
+    // An answer is a write: an admin's cookie sent by a foreign page (CSRF) does not answer.
+    if (who.writeRefusal !== undefined) throw who.writeRefusal
     const id = String(req.params.id)
     const answer = String(req.params.answer)
     if (answer !== 'approved' && answer !== 'denied') {
