@@ -74,6 +74,46 @@ const COLUMNS: Record<string, [string, string][]> = {
     ['catchUpBytes', 'catch-up bytes'],
     ['listenOverflows', 'listen overflows'],
   ],
+  acl: [
+    ['clients', 'clients'],
+    ['sent', 'changes'],
+    ['rejected', 'writes refused'],
+    ['owedPerSec', 'owed/s'],
+    ['eventsPerSec', 'delivered/s'],
+    ['deliveredRatio', 'delivered/owed'],
+    ['worstClientRatio', 'worst client'],
+    ['lost', 'lost'],
+    ['unreadable', 'unreadable (scan)'],
+    ['auditedPaths', 'audited paths'],
+    ['auditUnreadable', 'unreadable (audit)'],
+    ['foldsEqual', 'folds = GET'],
+    ['p50', 'p50 ms'],
+    ['p99', 'p99 ms'],
+    ['serverCpu', 'server CPU %'],
+    ['cpuUsPerChange', 'CPU µs/change'],
+    ['peakRssMB', 'peak RSS MB'],
+    ['loadCpu', 'load-gen CPU %'],
+    ['keepUpVsOff', 'keep-up vs off'],
+    ['deliveredVsOff', 'delivered/s vs off'],
+  ],
+  login: [
+    ['attempts', 'attempts'],
+    ['ok200', '200'],
+    ['wrong401', '401'],
+    ['limited429', '429'],
+    ['other', 'other'],
+    ['first429At', 'first 429 at #'],
+    ['rightAccepted', 'right ones 200'],
+    ['rightRefused', 'right ones 429'],
+    ['retryAfterS', 'Retry-After s'],
+    ['floodMs', 'flood ms'],
+    ['checkedP99', '401 p99 ms'],
+    ['limitedP99', '429 p99 ms'],
+    ['loopP99', 'loop p99 ms'],
+    ['loopMax', 'loop max ms'],
+    ['idleLoopMax', 'idle loop max ms'],
+    ['serverCpu', 'server CPU %'],
+  ],
   rest: [
     ['getRps', 'GET req/s'],
     ['getP99', 'GET p99 ms'],
@@ -101,6 +141,21 @@ const METHOD: Record<string, string> = {
     'Then one PATCH carrying its send time (CLOCK_MONOTONIC, one clock for every process): p50/p99/max over every stream of ' +
     'its read time − send time. listen overflows, SYN cookies: the kernel dropped a connection on a full accept queue, or its SYN queue was full ' +
     '(what a SYN flood looks like; counted machine-wide over the connects); 0 is right.',
+  acl:
+    'Each row is a fresh server with a generated security file: security off (no users: everyone reads everything), ' +
+    '4 classes (users nav, position, env, no-depth: all of navigation; navigation.position only; environment only; ' +
+    'everything but environment.depth), and 4 classes whose ACLs differ but each read every written path. ' +
+    'Clients take their class in turn and send its token as Bearer header, JAUTHENTICATION cookie or ?token= in turn; ' +
+    'the injector PATCHes 8 paths in rotation as an admin (Bearer). owed/s: changes of the paths each client may read, ' +
+    'summed over clients, per second of injection. keep-up vs off: (delivered/s ÷ owed/s) ÷ the same of the ' +
+    'security-off row of its round; delivered/s vs off: raw. unreadable (scan): hits of the leaf keys a class may not ' +
+    'read in every byte every client got; audit: 4 clients per class parse every event, check each leaf path against ' +
+    'the class and compare their RFC 7396 fold with a GET made with the class token.',
+  login:
+    'One address (127.0.0.1), 50 attempts in flight; half the wrong ones name the admin, half a user that does not exist; ' +
+    'the right password at attempts #50, #300, #600, #900 and #999. Only failed attempts count (a right one is refunded), ' +
+    'and a refused one is not counted. loop p99/max: monitorEventLoopDelay (1 ms resolution) inside the server over the ' +
+    'whole flood; idle loop max: the same over 2 s before it.',
   storm:
     'Clients fold snapshot, catch-up and patches with RFC 7396 (the bench’s own code) and are checked against a GET. ' +
     'They disconnect, the writes land (PATCHes of the same path, as fast as answered), then all reconnect in one loop with Last-Event-ID. ' +
@@ -200,9 +255,20 @@ function ratioLines(group: Row[], keys: string[]): string[] {
 function goalLines(group: Row[], goals: Goal[]): string[] {
   const out: string[] = []
   for (const goal of goals) {
-    for (const r of group.filter((x) => x.role === 'keelson' && !x.skipped && !x.error)) {
+    const rows = group.filter(
+      (x) =>
+        x.role === 'keelson' &&
+        !x.skipped &&
+        !x.error &&
+        (goal.target === undefined || x.target.includes(goal.target)),
+    )
+    for (const r of rows) {
       const x = r.metrics[goal.figure]
-      const met = x !== undefined && !Number.isNaN(x) && x <= goal.max
+      const met =
+        x !== undefined &&
+        !Number.isNaN(x) &&
+        (goal.max === undefined || x <= goal.max) &&
+        (goal.min === undefined || x >= goal.min)
       out.push(`- goal ${goal.label}: ${r.target} ${fmt(x)} → **${met ? 'met' : 'not met'}**`)
     }
   }

@@ -14,6 +14,7 @@ import { BENCH_DIR } from './lib/spawn.js'
 import { machineLine, type Row, ratiosByScenario, toMarkdown, writeOutputs } from './report.js'
 import { runIdle, runRest, runStream } from './runners.js'
 import { picked, type Scenario, scenarios } from './scenarios.js'
+import { runAcl, runLoginFlood } from './security.js'
 import { runStorm } from './storm.js'
 import { TARGETS, type Target } from './targets.js'
 
@@ -42,6 +43,15 @@ console.error(`keelson bench: ${machineLine()}${values.quick ? ' (quick)' : ''}`
 for (const scenario of suite) {
   if (scenario.kind === 'ingest') {
     rows.push(await runIngest(scenario))
+    continue
+  }
+  // Issue 10's security scenarios run on keelson alone, each with its own security file.
+  if (scenario.kind === 'acl') {
+    rows.push(...(await runAcl(scenario)))
+    continue
+  }
+  if (scenario.kind === 'login') {
+    rows.push(await runLoginFlood(scenario))
     continue
   }
   for (const target of targets) {
@@ -106,7 +116,9 @@ function measure(target: Target, scenario: Scenario): Promise<Record<string, num
     case 'rest':
       return runRest(target, scenario, cpuProf)
     case 'ingest':
-      throw new Error('ingest runs once, not per server')
+    case 'acl':
+    case 'login':
+      throw new Error(`${scenario.kind} runs once, not per server`)
   }
 }
 

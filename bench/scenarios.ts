@@ -85,10 +85,51 @@ export interface StormScenario {
   goals: Goal[]
 }
 
-/** A goal on one figure of keelson's rows, checked in the report: `figure` at most `max`. */
+/**
+ * (h) SSE subscribers in permission classes (users with different ACLs over
+ * the same paths) at a change rate, against the same clients and writes with
+ * security off, in the same run (bench/security.ts).
+ */
+export interface AclScenario {
+  kind: 'acl'
+  id: string
+  title: string
+  clients: number
+  rate: number
+  durationMs: number
+  drainMs: number
+  /** Clients per class that parse every event and compare their fold with a GET. */
+  auditorsPerClass: number
+  /** Rounds of (security off, 4 classes, 4 classes all readable), alternating. */
+  rounds: number
+  goals: Goal[]
+}
+
+/** (login) A flood of login attempts from one address against the default limit. */
+export interface LoginScenario {
+  kind: 'login'
+  id: string
+  title: string
+  attempts: number
+  /** Attempts in flight at a time. */
+  concurrency: number
+  /** Attempt numbers that carry the right password. */
+  right: number[]
+  /** The server's limit (its default, SPEC §8), for the figures. */
+  limit: number
+  goals: Goal[]
+}
+
+/**
+ * A goal on one figure of keelson's rows, checked in the report: `figure` at
+ * most `max` and at least `min`, on the rows whose name contains `target`
+ * (every keelson row when absent).
+ */
 export interface Goal {
   figure: string
-  max: number
+  max?: number
+  min?: number
+  target?: string
   label: string
 }
 
@@ -99,6 +140,8 @@ export type Scenario =
   | IngestScenario
   | IdleLimitScenario
   | StormScenario
+  | AclScenario
+  | LoginScenario
 
 /** The suite; `quick` shrinks client counts and times for a smoke run. */
 export function scenarios(quick: boolean): Scenario[] {
@@ -131,7 +174,60 @@ export function scenarios(quick: boolean): Scenario[] {
     { kind: 'ingest', id: 'f', title: 'NMEA 0183 ingest', durationMs: quick ? 2000 : 5000 },
     idleLimit(quick ? 2000 : 19_000, quick ? 2 : 4),
     storm(quick ? 200 : 1000, quick ? 2000 : 10_000),
+    acl(thousand, 1000, quick ? 3000 : 8000, drainMs, quick ? 1 : 2),
+    login(),
   ]
+}
+
+function acl(
+  clients: number,
+  rate: number,
+  durationMs: number,
+  drainMs: number,
+  rounds: number,
+): AclScenario {
+  return {
+    kind: 'acl',
+    id: 'h',
+    title: `${clients.toLocaleString('en-US')} SSE clients in 4 permission classes × ${rate.toLocaleString('en-US')} changes/s, against security off`,
+    clients,
+    rate,
+    durationMs,
+    drainMs,
+    auditorsPerClass: 4,
+    rounds,
+    goals: [
+      {
+        figure: 'keepUpVsOff',
+        min: 0.9,
+        target: '4 classes',
+        label: 'delivered/s ≥ 90 % of security off (as a share of what each run owes)',
+      },
+      { figure: 'lost', max: 0, label: 'nothing lost' },
+      { figure: 'shortClients', max: 0, label: 'every client got every change it may read' },
+      { figure: 'foldsUnequal', max: 0, label: 'audited folds equal the filtered GET' },
+      { figure: 'unreadable', max: 0, label: 'no unreadable leaf key in any client’s bytes' },
+      { figure: 'auditUnreadable', max: 0, label: 'no unreadable path in any audited event' },
+    ],
+  }
+}
+
+function login(): LoginScenario {
+  return {
+    kind: 'login',
+    id: 'login',
+    title: 'login flood: 1,000 attempts from one address, default limit (100 per 10 minutes)',
+    attempts: 1000,
+    concurrency: 50,
+    right: [50, 300, 600, 900, 999],
+    limit: 100,
+    goals: [
+      { figure: 'overLimit', max: 0, label: 'no failed attempt checked past the limit' },
+      { figure: 'after429Share', min: 1, label: 'every attempt after the first 429 answered 429' },
+      { figure: 'loopP99', max: 50, label: 'server event-loop delay p99 < 50 ms' },
+      { figure: 'loopMax', max: 50, label: 'server event-loop delay max < 50 ms' },
+    ],
+  }
 }
 
 function idleLimit(clients: number, workers: number): IdleLimitScenario {

@@ -32,9 +32,9 @@ export function signalkDelta(path: string, value: number): string {
 }
 
 /** Every path at 0: the state servers start with, so the snapshot has its final shape. */
-export function seedPatch(): Record<string, unknown> {
+export function seedPatch(paths: readonly string[] = PATHS): Record<string, unknown> {
   const root: Record<string, unknown> = {}
-  for (const path of PATHS) {
+  for (const path of paths) {
     let node = root
     const keys = path.split('.')
     for (const key of keys.slice(0, -1)) {

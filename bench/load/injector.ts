@@ -13,8 +13,16 @@ import { Clock, PATHS, signalkDelta, vesselPatch } from './changes.js'
 
 /** How changes reach the server. */
 export type InjectVia =
-  | { kind: 'http-patch'; port: number; path: string }
-  | { kind: 'ws-delta'; url: string }
+  | {
+      kind: 'http-patch'
+      port: number
+      path: string
+      /** Sent as `Authorization: Bearer` (a server with users takes writes from a writer only). */
+      token?: string
+      /** The dot paths written in turn; default {@link PATHS}. */
+      paths?: readonly string[]
+    }
+  | { kind: 'ws-delta'; url: string; paths?: readonly string[] }
 
 /** What an injection did. */
 export interface InjectResult {
@@ -39,7 +47,10 @@ interface Sink {
 /** Opens the injector's connection. */
 export async function openInjector(via: InjectVia): Promise<Injector> {
   return new Injector(
-    via.kind === 'http-patch' ? await httpSink(via.port, via.path) : await wsSink(via.url),
+    via.kind === 'http-patch'
+      ? await httpSink(via.port, via.path, via.token)
+      : await wsSink(via.url),
+    via.paths,
   )
 }
 
@@ -47,7 +58,10 @@ export async function openInjector(via: InjectVia): Promise<Injector> {
 export class Injector {
   private readonly clock = new Clock()
 
-  constructor(private readonly sink: Sink) {}
+  constructor(
+    private readonly sink: Sink,
+    private readonly paths: readonly string[] = PATHS,
+  ) {}
 
   /** Sends `rate` changes a second for `durationMs`; `onStart` gets the first send time. */
   run(rate: number, durationMs: number, onStart: (t: number) => void): Promise<InjectResult> {
@@ -59,7 +73,8 @@ export class Injector {
       const tick = () => {
         const elapsed = performance.now() - t0
         const due = Math.min(total, Math.floor((elapsed * rate) / 1000) + 1)
-        for (; sent < due; sent++) this.sink.send(PATHS[sent % PATHS.length]!, this.clock.now())
+        for (; sent < due; sent++)
+          this.sink.send(this.paths[sent % this.paths.length]!, this.clock.now())
         if (sent >= total) {
           clearInterval(timer)
           resolve({ sent, ...this.sink.result(), startedAt: t0, elapsedMs: elapsed })
@@ -87,7 +102,7 @@ export class Injector {
       const pump = () => {
         const done = answered() - base
         for (; sent < count && sent - done < window; sent++) {
-          this.sink.send(PATHS[sent % PATHS.length]!, this.clock.now())
+          this.sink.send(this.paths[sent % this.paths.length]!, this.clock.now())
         }
         if (done < count) return
         this.sink.onAnswer = undefined
@@ -132,7 +147,8 @@ export class Injector {
   }
 }
 
-function httpSink(port: number, path: string): Promise<Sink> {
+function httpSink(port: number, path: string, token?: string): Promise<Sink> {
+  const auth = token === undefined ? '' : `Authorization: Bearer ${token}\r\n`
   return new Promise((resolve, reject) => {
     const socket: Socket = connect(port, '127.0.0.1')
     socket.setNoDelay(true)
@@ -154,7 +170,7 @@ function httpSink(port: number, path: string): Promise<Sink> {
       send(p, value) {
         const body = vesselPatch(p, value)
         socket.write(
-          `PATCH ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/merge-patch+json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+          `PATCH ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Content-Type: application/merge-patch+json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
         )
       },
       result: () => ({ acked, failed }),
