@@ -50,6 +50,10 @@ async function subscribeIn(page: Page, path: string): Promise<void> {
       }),
     })
   }, `/signalk/v1/api${path}`)
+  // Steps start once it is live: a drop before its first connection would be no reconnection at all.
+  await page.waitForFunction(
+    () => (window as unknown as { sub: { status: string } }).sub.status === 'live',
+  )
 }
 
 type Seen = { status: string; state: unknown; statuses: string[] }
@@ -109,7 +113,7 @@ describe.skipIf(!HAS_CHROMIUM)('/client.js in headless Chromium', () => {
             expect(statuses).toContain('reconnecting')
           }
         }),
-        { numRuns: 15 },
+        { numRuns: 10 },
       )
     } finally {
       await page.close()
