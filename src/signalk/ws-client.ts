@@ -104,6 +104,8 @@ export class StreamClient extends Connection {
 
   /** A ping on the shared keep-alive tick; a peer that missed the previous one is terminated. */
   keepAlive(): void {
+    // While congested its messages (pongs too) are not read: the stall sweep judges it, not the ping.
+    if (!this.draining) return
     if (!this.alive) {
       this.wsStats.pingTimeouts++
       this.ws.terminate()
