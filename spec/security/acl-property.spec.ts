@@ -62,7 +62,7 @@ const aclArb: fc.Arbitrary<Acl[]> = fc
 const leafArb: fc.Arbitrary<Json> = fc.oneof(
   fc.integer({ min: -9, max: 9 }),
   fc.constantFrom('p', 'q'),
-  fc.constant([1, 2]),
+  fc.constant<Json>([1, 2]),
 )
 const deepArb: fc.Arbitrary<Json> = fc.oneof(
   leafArb,
