@@ -405,10 +405,12 @@ describe('isLoopback', () => {
 })
 
 describe('the live page', () => {
-  it('serves the instrument display at / that streams the self vessel', async () => {
+  it('serves the instrument display at /, a page whose module folds one stream with /client.js', async () => {
     const { http } = app()
     const res = await http.get('/').expect(200)
     expect(res.headers['content-type']).toMatch(/^text\/html/)
-    expect(res.text).toContain("new EventSource('/signalk/v1/api/vessels/self')")
+    expect(res.text).toContain('/display/')
+    const main = await http.get('/display/main.js').expect(200)
+    expect(main.text).toContain("import { subscribe } from '/client.js'")
   })
 })
