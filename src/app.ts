@@ -27,6 +27,8 @@ import { metaRoute } from './signalk/meta.js'
 import { webappsRouter } from './signalk/webapps.js'
 import { abortUpgrade, NO_ENDPOINT, SignalKStream } from './signalk/ws-transport.js'
 import { Streams } from './stream/streams.js'
+import { telemetryRouter } from './telemetry/routes.js'
+import { Telemetry } from './telemetry/telemetry.js'
 import { VERSION } from './version.js'
 import { webRouter } from './web/routes.js'
 
@@ -47,6 +49,8 @@ export interface Keelson {
   readonly sse: SseTransport
   /** The Signal K WebSocket stream (`/signalk/v1/stream`). */
   readonly signalk: SignalKStream
+  /** Fleet telemetry (SPEC §6): `/sse/telemetry/*`, `/ws/telemetry`, unit tokens, the fleet file. */
+  readonly telemetry: Telemetry
   /** Prometheus metrics of this app (`/metrics`); stream transports join with `addTransport`. */
   readonly metrics: Metrics
   readonly log: Logger
@@ -100,6 +104,8 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     }),
   })
   metrics.addTransport('ws', signalk)
+  const telemetry = new Telemetry(streams, opts, security, principalOf)
+  metrics.addTransport('telemetry', telemetry)
 
   const api = createApi(writes, sse, opts, principalOf)
   const app = express()
@@ -129,6 +135,8 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     res.json({ status: 'ok', revision: tree.rev, streams: streams.size })
   })
   app.get('/metrics', metrics.handler)
+  // Fleet telemetry: unit tokens, the SSE stream and its requests, /examples/fleet.html.
+  app.use(telemetryRouter(telemetry))
   // The live display at `/`, its files at `/display/*` and the client module at `/client.js`.
   app.use(webRouter())
   app.use(webappsRouter())
@@ -154,6 +162,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     streams,
     sse,
     signalk,
+    telemetry,
     metrics,
     log,
     attach(server) {
@@ -162,6 +171,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
         // Nothing a request holds may throw out of this listener: node would crash the process.
         try {
           if (signalk.handleUpgrade(req, socket, head)) return
+          if (telemetry.handleUpgrade(req, socket, head)) return
           abortUpgrade(socket, NO_ENDPOINT(req.url ?? ''))
         } catch (err) {
           log.error({ err }, 'websocket upgrade failed')
@@ -174,6 +184,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     },
     close() {
       security?.close()
+      telemetry.close()
       streams.close()
       signalk.close()
       scheduler.close()

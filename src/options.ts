@@ -91,6 +91,26 @@ export interface KeelsonOptions {
    * no-users rule holds.
    */
   security?: SecurityStore
+  /**
+   * Period of the fleet telemetry stream's `{"type":"ping"}` messages, ms
+   * (SPEC §6). Default 15000.
+   */
+  pingIntervalMs: number
+  /**
+   * A fleet telemetry stream that sent no pong for this long is closed and its
+   * subscriptions dropped, ms (SPEC §6). Default 45000.
+   */
+  pongTimeoutMs: number
+  /** Lifetime of a unit token of fleet telemetry, ms (SPEC §6). Default 3600000 (1 h). */
+  unitTokenTtlMs: number
+  /**
+   * The fleet file: unit and vehicle ids mapped to vessel contexts (SPEC §6,
+   * src/telemetry/fleet.ts), reloaded when it changes. Default none: a unit id
+   * is a vessel's MMSI.
+   */
+  fleetFile?: string
+  /** How often the fleet file is checked for changes, ms. Default 1000. */
+  fleetPollMs: number
   /** The pino logger; default a silent one. */
   logger?: Logger
 }
@@ -113,6 +133,10 @@ export const DEFAULTS: Readonly<KeelsonOptions> = Object.freeze({
   loginWindowMs: 600_000,
   corsOrigins: [],
   hostNames: [],
+  pingIntervalMs: 15_000,
+  pongTimeoutMs: 45_000,
+  unitTokenTtlMs: 3_600_000,
+  fleetPollMs: 1000,
 })
 
 /** The default TCP port of the CLI. */

@@ -135,6 +135,26 @@ export const Errors = Object.freeze({
     429,
     'Too many login or access-request attempts from this address; retry after the time given',
   ),
+  BAD_UNIT_TOKEN: kind(
+    'BAD_UNIT_TOKEN',
+    401,
+    'The unit token is missing, forged, expired or not signed with HS256; get a new one from GET /api/v1/monitoring/unit/:unitId',
+  ),
+  UNIT_NOT_FOUND: kind(
+    'UNIT_NOT_FOUND',
+    404,
+    'No unit of this id is known: a unit id is a vessel MMSI or an id of the fleet file (--fleet)',
+  ),
+  VEHICLE_NOT_FOUND: kind(
+    'VEHICLE_NOT_FOUND',
+    404,
+    'No vehicle of this id is in the fleet file (--fleet)',
+  ),
+  STREAM_NOT_FOUND: kind(
+    'STREAM_NOT_FOUND',
+    404,
+    'No telemetry stream of this id is open: connect to /sse/telemetry/connect and use the stream_id it sends',
+  ),
   NOT_FOUND: kind('NOT_FOUND', 404, 'No such endpoint'),
   INTERNAL: kind('INTERNAL', 500, 'Internal server error'),
   UNAVAILABLE: kind('UNAVAILABLE', 503, 'The server cannot take writes right now; retry later'),
