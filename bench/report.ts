@@ -112,7 +112,13 @@ const COLUMNS: Record<string, [string, string][]> = {
     ['loopP99', 'loop p99 ms'],
     ['loopMax', 'loop max ms'],
     ['idleLoopMax', 'idle loop max ms'],
-    ['serverCpu', 'server CPU %'],
+    ['againLoopP99', 'all-429 flood: loop p99 ms'],
+    ['againLoopMax', 'all-429 flood: loop max ms'],
+    ['nextDoorLoopP99', 'scrypt next door: loop p99 ms'],
+    ['nextDoorLoopMax', 'scrypt next door: loop max ms'],
+    ['serverCpuS', 'server CPU s'],
+    ['mainThreadCpuS', 'main thread CPU s'],
+    ['mainThreadPreempted', 'main thread preempted'],
   ],
   rest: [
     ['getRps', 'GET req/s'],
@@ -155,7 +161,11 @@ const METHOD: Record<string, string> = {
     'One address (127.0.0.1), 50 attempts in flight; half the wrong ones name the admin, half a user that does not exist; ' +
     'the right password at attempts #50, #300, #600, #900 and #999. Only failed attempts count (a right one is refunded), ' +
     'and a refused one is not counted. loop p99/max: monitorEventLoopDelay (1 ms resolution) inside the server over the ' +
-    'whole flood; idle loop max: the same over 2 s before it.',
+    'whole flood; idle loop max: the same over 2 s before it; all-429 flood: the same over 1,000 more attempts right after, ' +
+    'all refused (no scrypt: the cost of answering requests alone); scrypt next door: the same, the server idle, while the ' +
+    'bench process runs 100 scrypt hashes at keelson’s cost on its own libuv pool (what the machine alone does to the loop). ' +
+    'main thread CPU s / preempted: the event-loop thread’s own CPU time over the flood and its involuntary context switches ' +
+    '(/proc/<pid>/task/<pid>); server CPU s counts every thread, the pool’s scrypt work included.',
   storm:
     'Clients fold snapshot, catch-up and patches with RFC 7396 (the bench’s own code) and are checked against a GET. ' +
     'They disconnect, the writes land (PATCHes of the same path, as fast as answered), then all reconnect in one loop with Last-Event-ID. ' +

@@ -47,11 +47,11 @@ for (const scenario of suite) {
   }
   // Issue 10's security scenarios run on keelson alone, each with its own security file.
   if (scenario.kind === 'acl') {
-    rows.push(...(await runAcl(scenario)))
+    rows.push(...(await runAcl(scenario, cpuProf)))
     continue
   }
   if (scenario.kind === 'login') {
-    rows.push(await runLoginFlood(scenario))
+    rows.push(...(await runLoginFlood(scenario, cpuProf)))
     continue
   }
   for (const target of targets) {

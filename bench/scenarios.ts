@@ -224,8 +224,18 @@ function login(): LoginScenario {
     goals: [
       { figure: 'overLimit', max: 0, label: 'no failed attempt checked past the limit' },
       { figure: 'after429Share', min: 1, label: 'every attempt after the first 429 answered 429' },
-      { figure: 'loopP99', max: 50, label: 'server event-loop delay p99 < 50 ms' },
-      { figure: 'loopMax', max: 50, label: 'server event-loop delay max < 50 ms' },
+      {
+        figure: 'loopP99',
+        max: 50,
+        target: 'default limit',
+        label: 'server event-loop delay p99 < 50 ms',
+      },
+      {
+        figure: 'loopMax',
+        max: 50,
+        target: 'default limit',
+        label: 'server event-loop delay max < 50 ms',
+      },
     ],
   }
 }

@@ -11,10 +11,11 @@
  *   limit (100 per 10 minutes), with the server's event-loop delay measured
  *   inside it (bench/lib/loop-delay.ts).
  */
-import { randomBytes } from 'node:crypto'
+import { randomBytes, scrypt } from 'node:crypto'
+import { SCRYPT_PARAMS } from '../src/security/passwords.js'
 import type { Acl } from '../src/security/types.js'
 import { Histogram, round } from './lib/histogram.js'
-import { cpuPercent, sampleProc } from './lib/proc-stats.js'
+import { cpuPercent, sampleMainThread, sampleProc } from './lib/proc-stats.js'
 import { type BenchUser, writeBenchSecurityFile } from './lib/security-file.js'
 import { type Child, startTsChild } from './lib/spawn.js'
 import { ACL_PATHS, ALL_READABLE_ACL, CLASSES, FILTERING_ACL, WRITER } from './load/acl-classes.js'
@@ -31,10 +32,16 @@ interface Server {
   stop(): Promise<void>
 }
 
-async function startSecured(users: BenchUser[], acls: Acl[]): Promise<Server> {
+async function startSecured(
+  users: BenchUser[],
+  acls: Acl[],
+  cpuProf?: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<Server> {
   const security = await writeBenchSecurityFile(users, acls)
   const child = startTsChild('keelson', 'servers/keelson.ts', ['--security', security.file], {
-    nodeArgs: ['--expose-gc'],
+    ...(env && { env }),
+    nodeArgs: ['--expose-gc', ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [])],
   })
   try {
     const ready = await child.next('ready', 30_000)
@@ -75,7 +82,7 @@ const VARIANTS = [
 ] as const
 
 /** Runs (h): every variant in each round; one row per variant and round. */
-export async function runAcl(scenario: AclScenario): Promise<Row[]> {
+export async function runAcl(scenario: AclScenario, cpuProf?: string): Promise<Row[]> {
   const rows: Row[] = []
   for (let round_ = 1; round_ <= scenario.rounds; round_++) {
     const byVariant = new Map<string, Record<string, number>>()
@@ -90,7 +97,7 @@ export async function runAcl(scenario: AclScenario): Promise<Row[]> {
       }
       console.error(`(${scenario.id}) ${scenario.title}: ${target}…`)
       try {
-        const metrics = await runAclOnce(scenario, variant.acls)
+        const metrics = await runAclOnce(scenario, variant.acls, cpuProf)
         byVariant.set(variant.id, metrics)
         const off = byVariant.get('security off')
         if (off && variant.acls) {
@@ -115,6 +122,7 @@ export async function runAcl(scenario: AclScenario): Promise<Row[]> {
 async function runAclOnce(
   scenario: AclScenario,
   acls: Acl[] | undefined,
+  cpuProf?: string,
 ): Promise<Record<string, number>> {
   const password = () => randomBytes(12).toString('base64url')
   const writer: BenchUser = { ...WRITER, password: password() }
@@ -123,7 +131,7 @@ async function runAclOnce(
     type: 'readonly',
     password: password(),
   }))
-  const server = await startSecured(acls ? [writer, ...members] : [], acls ?? [])
+  const server = await startSecured(acls ? [writer, ...members] : [], acls ?? [], cpuProf)
   const load = startTsChild('acl clients', 'load/acl-clients.ts', [])
   try {
     const classes: AclLoadClass[] = await Promise.all(
@@ -201,24 +209,38 @@ async function runAclOnce(
   }
 }
 
-/** Runs the login flood; one row. */
-export async function runLoginFlood(scenario: LoginScenario): Promise<Row> {
-  const base = {
-    scenario: scenario.id,
-    title: scenario.title,
-    target: 'keelson, default limit',
-    role: 'keelson' as const,
-    transport: 'http',
+/**
+ * The server as it runs, then a diagnostic: the same server with a libuv
+ * pool of one thread (`UV_THREADPOOL_SIZE=1`), so scrypt takes at most one
+ * of the two cores and the event loop never waits for a core behind it.
+ */
+const FLOOD_VARIANTS = [
+  { id: 'default limit', env: undefined },
+  { id: 'default limit, UV_THREADPOOL_SIZE=1', env: { UV_THREADPOOL_SIZE: '1' } },
+] as const
+
+/** Runs the login flood; one row per variant. */
+export async function runLoginFlood(scenario: LoginScenario, cpuProf?: string): Promise<Row[]> {
+  const rows: Row[] = []
+  for (const variant of FLOOD_VARIANTS) {
+    const base = {
+      scenario: scenario.id,
+      title: scenario.title,
+      target: `keelson, ${variant.id}`,
+      role: 'keelson' as const,
+      transport: 'http',
+    }
+    console.error(`(${scenario.id}) ${scenario.title}: ${base.target}…`)
+    try {
+      const metrics = await floodOnce(scenario, cpuProf, variant.env)
+      console.error(`  ${JSON.stringify(metrics)}`)
+      rows.push({ ...base, metrics })
+    } catch (error) {
+      console.error(`  error: ${(error as Error).message}`)
+      rows.push({ ...base, error: (error as Error).message, metrics: {} })
+    }
   }
-  console.error(`(${scenario.id}) ${scenario.title}…`)
-  try {
-    const metrics = await floodOnce(scenario)
-    console.error(`  ${JSON.stringify(metrics)}`)
-    return { ...base, metrics }
-  } catch (error) {
-    console.error(`  error: ${(error as Error).message}`)
-    return { ...base, error: (error as Error).message, metrics: {} }
-  }
+  return rows
 }
 
 async function loopDelay(server: Server, ms: number | (() => Promise<void>)) {
@@ -231,11 +253,18 @@ async function loopDelay(server: Server, ms: number | (() => Promise<void>)) {
   return { p99: d.p99Ms as number, max: d.maxMs as number, mean: d.meanMs as number }
 }
 
-async function floodOnce(scenario: LoginScenario): Promise<Record<string, number>> {
+async function floodOnce(
+  scenario: LoginScenario,
+  cpuProf?: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<Record<string, number>> {
   const alice: BenchUser = { username: 'alice', type: 'admin', password: 'right horse battery' }
-  const server = await startSecured([alice], [])
+  const server = await startSecured([alice], [], cpuProf, env)
   try {
     const idle = await loopDelay(server, 2000)
+    // Control: the server idle while this process runs the same scrypt work on its own pool.
+    // Lag here is the machine's (2 cores shared), not anything the server's loop does.
+    const nextDoor = await loopDelay(server, () => scryptNextDoor(scenario.limit))
     const status = new Map<number, number>()
     // Status by attempt number (the order they were sent in; answers come back out of order).
     const order: number[] = new Array(scenario.attempts).fill(0)
@@ -245,6 +274,7 @@ async function floodOnce(scenario: LoginScenario): Promise<Record<string, number
     let retryAfter = 0
     let next = 0
     const s0 = sampleProc(server.child.pid)
+    const m0 = sampleMainThread(server.child.pid)
     const t0 = performance.now()
     const flood = async () => {
       const worker = async () => {
@@ -272,6 +302,23 @@ async function floodOnce(scenario: LoginScenario): Promise<Record<string, number
     const during = await loopDelay(server, flood)
     const floodMs = performance.now() - t0
     const s1 = sampleProc(server.child.pid)
+    const m1 = sampleMainThread(server.child.pid)
+    // Control: as many attempts again, all refused (429, no scrypt): the loop's delay from
+    // answering requests on this machine alone.
+    let refusedAgain = 0
+    const t1 = performance.now()
+    const again = await loopDelay(server, async () => {
+      let n = 0
+      const worker = async () => {
+        while (n++ < scenario.attempts) {
+          const res = await login(server.port, 'mallory', 'guess')
+          await res.arrayBuffer()
+          if (res.status === 429) refusedAgain++
+        }
+      }
+      await Promise.all(Array.from({ length: scenario.concurrency }, worker))
+    })
+    const againMs = performance.now() - t1
     const first429 = order.indexOf(429)
     const after = first429 < 0 ? [] : order.slice(first429)
     const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text()
@@ -312,9 +359,34 @@ async function floodOnce(scenario: LoginScenario): Promise<Record<string, number
       loopMean: round(during.mean),
       idleLoopP99: round(idle.p99),
       idleLoopMax: round(idle.max),
+      refusedAgain,
+      againMs: round(againMs),
+      againLoopP99: round(again.p99),
+      againLoopMax: round(again.max),
+      nextDoorLoopP99: round(nextDoor.p99),
+      nextDoorLoopMax: round(nextDoor.max),
       serverCpu: s0 && s1 ? round(cpuPercent(s0, s1), 1) : Number.NaN,
+      serverCpuS: s0 && s1 ? round(s1.cpu - s0.cpu, 2) : Number.NaN,
+      mainThreadCpuS: m0 && m1 ? round(m1.cpu - m0.cpu, 2) : Number.NaN,
+      mainThreadPreempted: m0 && m1 ? m1.involuntarySwitches - m0.involuntarySwitches : Number.NaN,
     }
   } finally {
     await server.stop()
   }
+}
+
+/** `count` scrypt hashes at keelson's cost (SCRYPT_PARAMS), all queued at once on this process's pool. */
+async function scryptNextDoor(count: number): Promise<void> {
+  const { N, r, p, hashBytes } = SCRYPT_PARAMS
+  await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<void>((resolve, reject) =>
+          scrypt('guess', randomBytes(16), hashBytes, { N, r, p, maxmem: 64 * MB }, (err) =>
+            err ? reject(err) : resolve(),
+          ),
+        ),
+    ),
+  )
 }

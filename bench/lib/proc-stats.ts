@@ -71,3 +71,26 @@ function kib(status: string, key: string): number {
   if (at < 0) return 0
   return Number.parseInt(status.slice(at + key.length + 1).trimStart(), 10)
 }
+
+/** One thread's CPU time and how often it was preempted (`/proc/<pid>/task/<tid>`). */
+export interface ThreadSample {
+  /** utime + stime, seconds. */
+  cpu: number
+  /** Times the scheduler took the CPU from it while it could run. */
+  involuntarySwitches: number
+}
+
+/** The main thread of `pid` (its tid is the pid: the event loop's thread in node). */
+export function sampleMainThread(pid: number): ThreadSample | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'latin1')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const status = readFileSync(`/proc/${pid}/task/${pid}/status`, 'latin1')
+    return {
+      cpu: (Number(fields[11]) + Number(fields[12])) / CLK_TCK,
+      involuntarySwitches: kib(status, 'nonvoluntary_ctxt_switches'),
+    }
+  } catch {
+    return undefined
+  }
+}
