@@ -45,7 +45,7 @@ export async function serve(config: CliConfig): Promise<void> {
       ? 'no users yet: everyone reads, writes only from this machine (keelson user add NAME --type admin)'
       : `security: ${users} user(s); anonymous reads ${security.current.allowReadonly ? 'allowed' : 'refused'}`,
   )
-  const keelson = createApp({
+  const options = {
     keepAliveMs: config.keepAliveMs,
     stallTimeoutMs: config.stallTimeoutMs,
     maxBodyBytes: config.maxBodyBytes,
@@ -64,9 +64,20 @@ export async function serve(config: CliConfig): Promise<void> {
     hostNames: config.hostNames,
     mmsi: config.mmsi,
     uuid: config.mmsi ? undefined : loadSelfUuid(log, config.stateDir),
+    pingIntervalMs: config.pingIntervalMs,
+    pongTimeoutMs: config.pongTimeoutMs,
+    fleetFile: config.fleetFile,
     security,
     logger: log,
-  })
+  }
+  let keelson: ReturnType<typeof createApp>
+  try {
+    keelson = createApp(options)
+  } catch (err) {
+    // A fleet file that cannot be used is the one start-up error createApp reports.
+    process.stderr.write(`keelson: ${(err as Error).message}\n`)
+    process.exit(2)
+  }
   // https.Server emits `upgrade` too: the Signal K WebSocket runs over TLS on the same port.
   const server = tls ? createTlsServer(tls, keelson.app) : createServer(keelson.app)
   keelson.attach(server)

@@ -46,6 +46,9 @@ type AppSettings = Pick<
   | 'mmsi'
   | 'securityFile'
   | 'stateDir'
+  | 'pingIntervalMs'
+  | 'pongTimeoutMs'
+  | 'fleetFile'
 >
 
 /** Everything a flag, variable or config file key can set. */
@@ -294,6 +297,30 @@ export const OPTIONS: { readonly [K in keyof CliSettings]-?: OptionDef<CliSettin
     help: 'the security file: users, ACLs and the token secret (default security.json in the state dir)',
     fallback: undefined,
     read: text,
+  },
+  fleetFile: {
+    flag: 'fleet',
+    arg: 'FILE',
+    env: 'KEELSON_FLEET',
+    help: 'fleet telemetry: JSON mapping unit and vehicle ids to vessel contexts, reloaded on change (default: unit ids are MMSIs)',
+    fallback: undefined,
+    read: text,
+  },
+  pingIntervalMs: {
+    flag: 'ping-interval',
+    arg: 'MS',
+    env: 'KEELSON_PING_INTERVAL_MS',
+    help: `fleet telemetry ping period (default ${DEFAULTS.pingIntervalMs})`,
+    fallback: DEFAULTS.pingIntervalMs,
+    read: integer(1, MAX_PERIOD_MS),
+  },
+  pongTimeoutMs: {
+    flag: 'pong-timeout',
+    arg: 'MS',
+    env: 'KEELSON_PONG_TIMEOUT_MS',
+    help: `close a fleet telemetry stream with no pong for this long (default ${DEFAULTS.pongTimeoutMs})`,
+    fallback: DEFAULTS.pongTimeoutMs,
+    read: integer(1, MAX_PERIOD_MS),
   },
   stateDir: {
     flag: 'state-dir',
