@@ -82,7 +82,9 @@ const COLUMNS: Record<string, [string, string][]> = {
     ['eventsPerSec', 'delivered/s'],
     ['deliveredRatio', 'delivered/owed'],
     ['worstClientRatio', 'worst client'],
+    ['late', 'late'],
     ['lost', 'lost'],
+    ['overClients', 'clients over'],
     ['unreadable', 'unreadable (scan)'],
     ['auditedPaths', 'audited paths'],
     ['auditUnreadable', 'unreadable (audit)'],
@@ -91,10 +93,12 @@ const COLUMNS: Record<string, [string, string][]> = {
     ['p99', 'p99 ms'],
     ['serverCpu', 'server CPU %'],
     ['cpuUsPerChange', 'CPU µs/change'],
+    ['cpuUsPerEvent', 'CPU µs/event'],
     ['peakRssMB', 'peak RSS MB'],
     ['loadCpu', 'load-gen CPU %'],
     ['keepUpVsOff', 'keep-up vs off'],
     ['deliveredVsOff', 'delivered/s vs off'],
+    ['cpuPerEventVsOff', 'CPU/event vs off'],
   ],
   login: [
     ['attempts', 'attempts'],
@@ -153,9 +157,12 @@ const METHOD: Record<string, string> = {
     'everything but environment.depth), and 4 classes whose ACLs differ but each read every written path. ' +
     'Clients take their class in turn and send its token as Bearer header, JAUTHENTICATION cookie or ?token= in turn; ' +
     'the injector PATCHes 8 paths in rotation as an admin (Bearer). owed/s: changes of the paths each client may read, ' +
-    'summed over clients, per second of injection. keep-up vs off: (delivered/s ÷ owed/s) ÷ the same of the ' +
-    'security-off row of its round; delivered/s vs off: raw. unreadable (scan): hits of the leaf keys a class may not ' +
-    'read in every byte every client got; audit: 4 clients per class parse every event, check each leaf path against ' +
+    'summed over clients, per second of injection. delivered/s and delivered/owed count what arrived by the drain limit ' +
+    '(5 s after the last change); late: owed events not in by then; lost: still not in 30 s later; clients over: clients ' +
+    'that got more values than they were owed (a duplicate). keep-up vs off: (delivered/s ÷ owed/s) ÷ the same of the ' +
+    'security-off row of its round; delivered/s vs off: raw; CPU/event vs off: server CPU µs per delivered event ÷ the ' +
+    'same off (the cost of filtering, less sensitive to how much of a core the server got). unreadable (scan): hits of the leaf keys a class may not ' +
+    'read in every read of every client (a read holding one counts 1); audit: 4 clients per class parse every event, check each leaf path against ' +
     'the class and compare their RFC 7396 fold with a GET made with the class token.',
   login:
     'One address (127.0.0.1), 50 attempts in flight; half the wrong ones name the admin, half a user that does not exist; ' +
