@@ -151,7 +151,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
       // A request pipelined behind an open stream could never be answered: it is not executed.
       if (behindStream(req)) return
       try {
-        if (!fastPath(req, res)) app(req, res)
+        if (!fastPath(req, res) && !telemetry.handleRequest(req, res)) app(req, res)
       } catch (err) {
         answerError(err, req, res, log)
       }

@@ -26,6 +26,7 @@ import { type WebSocket, WebSocketServer } from 'ws'
 import { Errors, KeelsonError } from '../core/errors.js'
 import type { TreePath } from '../core/path.js'
 import { FULL_VIEW, type View } from '../core/view.js'
+import { answerError } from '../http/problem.js'
 import { SSE_HEADERS } from '../http/sse.js'
 import type { KeepAliveFrames } from '../http/sse-connection.js'
 import type { Principal, PrincipalOf } from '../security/principal.js'
@@ -41,6 +42,9 @@ import { type TelemetryStream, unitOf } from './stream.js'
 import { UnitSubscription } from './unit-subscription.js'
 import { ANYONE, signUnitToken, type UnitToken, verifyUnitToken } from './unit-token.js'
 import { TELEMETRY_WS, TelemetryWsStream } from './ws-stream.js'
+
+/** The path of the SSE stream. */
+export const CONNECT_PATH = '/sse/telemetry/connect'
 
 /** The path of the WebSocket variant. */
 export const TELEMETRY_WS_PATH = '/ws/telemetry'
@@ -190,6 +194,21 @@ export class Telemetry {
     const socket = res.socket
     if (socket) this.startSse(res, socket, chunked, principal)
     else res.once('socket', (assigned: Socket) => this.startSse(res, assigned, chunked, principal))
+  }
+
+  /**
+   * Takes `GET /sse/telemetry/connect` before the express app does (as the
+   * API's fast path does for `/signalk/v1/api`): an idle stream then holds
+   * nothing of express's request handling (bench/telemetry.ts, idle). False
+   * for any other request.
+   */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = req.url ?? ''
+    if (req.method !== 'GET' || !url.startsWith(CONNECT_PATH)) return false
+    const rest = url.slice(CONNECT_PATH.length)
+    if (rest !== '' && rest !== '/' && !rest.startsWith('?') && !rest.startsWith('/?')) return false
+    this.connect(req, res).catch((err: unknown) => answerError(err, req, res, this.log))
+    return true
   }
 
   /** `POST /sse/telemetry/pong/:stream_id`: 404 for an unknown stream. */
