@@ -75,6 +75,33 @@ export function behindStream(req: IncomingMessage): boolean {
   return true
 }
 
+/**
+ * Writes the head of an event stream on `res` (SPEC §4 headers, the
+ * transfer coding stated explicitly: chunked on HTTP/1.1, raw bytes on
+ * HTTP/1.0) and calls `start` with the socket, marked as carrying a stream
+ * ({@link behindStream}). A request pipelined behind another one gets its
+ * socket when the previous answer is done: node then sends the head, and
+ * what `start` queues is written at the end of that turn, after it. Every
+ * event-stream protocol (SSE, fleet telemetry) opens through here.
+ */
+export function openEventStream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  start: (socket: Socket, chunked: boolean) => void,
+): void {
+  const chunked =
+    req.httpVersionMajor > 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1)
+  streamSockets.set(req.socket, 0)
+  const headers: Record<string, string> = { ...SSE_HEADERS, 'Access-Control-Allow-Origin': '*' }
+  if (chunked) headers['Transfer-Encoding'] = 'chunked'
+  res.writeHead(200, headers)
+  // The head goes out now; from here on the connection writes framed bytes to the socket itself.
+  res.flushHeaders()
+  const socket = res.socket
+  if (socket) start(socket, chunked)
+  else res.once('socket', (assigned: Socket) => start(assigned, chunked))
+}
+
 /** The SSE streams of one app. */
 export class SseTransport {
   readonly stats: StreamStats = { eventsSent: 0, bytesSent: 0, coalesced: 0, stalledClosed: 0 }
@@ -130,25 +157,11 @@ export class SseTransport {
   }
 
   /**
-   * Opens a stream on `res`: the head (with its transfer coding stated
-   * explicitly), then the snapshot or the resume, then live patches. A
-   * request pipelined behind another one gets its socket when the previous
-   * answer is done.
+   * Opens a stream on `res`: the head ({@link openEventStream}), then the
+   * snapshot or the resume, then live patches.
    */
   open(req: IncomingMessage, res: ServerResponse, request: StreamRequest): void {
-    const chunked =
-      req.httpVersionMajor > 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1)
-    streamSockets.set(req.socket, 0)
-    const headers: Record<string, string> = { ...SSE_HEADERS, 'Access-Control-Allow-Origin': '*' }
-    if (chunked) headers['Transfer-Encoding'] = 'chunked'
-    res.writeHead(200, headers)
-    // The head goes out now; from here on the connection writes framed bytes to the socket itself.
-    res.flushHeaders()
-    const socket = res.socket
-    if (socket) this.start(res, socket, chunked, request)
-    // Pipelined: node assigns the socket once the previous response is done, then sends our head;
-    // what start() queues is written at the end of that turn, after the head.
-    else res.once('socket', (assigned: Socket) => this.start(res, assigned, chunked, request))
+    openEventStream(req, res, (socket, chunked) => this.start(res, socket, chunked, request))
   }
 
   private start(

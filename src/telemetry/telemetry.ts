@@ -27,7 +27,7 @@ import { Errors, KeelsonError } from '../core/errors.js'
 import type { TreePath } from '../core/path.js'
 import { FULL_VIEW, type View } from '../core/view.js'
 import { answerError } from '../http/problem.js'
-import { SSE_HEADERS } from '../http/sse.js'
+import { openEventStream } from '../http/sse.js'
 import type { KeepAliveFrames } from '../http/sse-connection.js'
 import type { Principal, PrincipalOf } from '../security/principal.js'
 import type { Security } from '../security/security.js'
@@ -185,15 +185,7 @@ export class Telemetry {
    */
   async connect(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const principal = await this.principalOf(req)
-    const chunked =
-      req.httpVersionMajor > 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1)
-    const headers: Record<string, string> = { ...SSE_HEADERS, 'Access-Control-Allow-Origin': '*' }
-    if (chunked) headers['Transfer-Encoding'] = 'chunked'
-    res.writeHead(200, headers)
-    res.flushHeaders()
-    const socket = res.socket
-    if (socket) this.startSse(res, socket, chunked, principal)
-    else res.once('socket', (assigned: Socket) => this.startSse(res, assigned, chunked, principal))
+    openEventStream(req, res, (socket, chunked) => this.startSse(res, socket, chunked, principal))
   }
 
   /**
