@@ -8,7 +8,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import { Connection, type StreamStats } from '../stream/connection.js'
+import { Connection, type EndReason, type StreamStats } from '../stream/connection.js'
 import type { Streams } from '../stream/streams.js'
 import { detachStream } from './detach.js'
 
@@ -102,7 +102,7 @@ export class SseConnection extends Connection {
   }
 
   /** Ends the stream (server shutdown): the last chunk, then the connection. */
-  end(): void {
+  end(_why?: EndReason): void {
     if (this.res !== undefined) {
       this.res.end()
       return
