@@ -164,10 +164,14 @@ export const Errors = Object.freeze({
 export class KeelsonError extends Error {
   readonly kind: ErrorKind
 
-  constructor(kind: ErrorKind, detail?: string) {
+  /** Seconds after which the caller may retry (a 429 or 503 sends it as `Retry-After`). */
+  readonly retryAfterS: number | undefined
+
+  constructor(kind: ErrorKind, detail?: string, retryAfterS?: number) {
     super(detail ?? kind.title)
     this.name = 'KeelsonError'
     this.kind = kind
+    this.retryAfterS = retryAfterS
   }
 
   get code(): string {

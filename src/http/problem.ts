@@ -50,6 +50,8 @@ export function sendProblem(res: ServerResponse, error: KeelsonError): void {
   res.setHeader('Content-Length', Buffer.byteLength(body))
   // node ends the socket once this answer is out when it carries `Connection: close`.
   if (error.kind === Errors.TOO_LARGE) res.setHeader('Connection', 'close')
+  if (error.retryAfterS !== undefined)
+    res.setHeader('Retry-After', String(Math.max(1, Math.ceil(error.retryAfterS))))
   // node drops the body of a HEAD answer itself and keeps its Content-Length.
   res.end(body)
 }

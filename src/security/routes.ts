@@ -58,14 +58,7 @@ export function securityRouter(security: Security, options: SecurityRouteOptions
       throw new KeelsonError(Errors.BAD_JSON, 'Send {"username","password"} as strings')
     }
     const address = req.socket.remoteAddress ?? ''
-    const { token, timeToLive } = await security
-      .login(input.username, input.password, address)
-      .catch((err: unknown) => {
-        if (err instanceof KeelsonError && err.kind === Errors.TOO_MANY_ATTEMPTS) {
-          res.setHeader('Retry-After', String(security.attempts.hit(address).retryAfterS || 1))
-        }
-        throw err
-      })
+    const { token, timeToLive } = await security.login(input.username, input.password, address)
     const maxAge = cookieMaxAgeMs(security.store.current.expiration, input.rememberMe === true)
     res.setHeader('Set-Cookie', cookie(req, token, maxAge))
     res.json(timeToLive === undefined ? { token } : { token, timeToLive })
@@ -86,8 +79,11 @@ export function securityRouter(security: Security, options: SecurityRouteOptions
     const address = req.socket.remoteAddress ?? ''
     const attempt = security.attempts.hit(`access:${address}`)
     if (!attempt.allowed) {
-      res.setHeader('Retry-After', String(attempt.retryAfterS))
-      throw new KeelsonError(Errors.TOO_MANY_ATTEMPTS, 'Too many access requests from this address')
+      throw new KeelsonError(
+        Errors.TOO_MANY_ATTEMPTS,
+        'Too many access requests from this address',
+        attempt.retryAfterS,
+      )
     }
     const input = readAccessRequestInput(await body(req))
     const record = await security.store.requestAccess(input, address)

@@ -115,6 +115,7 @@ export class Security {
       throw new KeelsonError(
         Errors.TOO_MANY_ATTEMPTS,
         `Too many login attempts; retry in ${attempt.retryAfterS} s`,
+        attempt.retryAfterS,
       )
     }
     const file = this.store.current
