@@ -301,13 +301,14 @@ export class StreamClient extends Connection {
         this.options.principal = principal
         this.principal = principal
         this.streams.track(this)
-        const specs = [...this.subscriptions].map((s) => (s as StreamSubscription).spec)
-        for (const subscription of [...this.subscriptions]) this.remove(subscription)
-        if (specs.length > 0) this.subscribe(specs)
+        // The reply first: a client waiting for it gets it before the cached values of its new view.
         const reply: JsonObject = { state: 'COMPLETED', statusCode: 200, login: { token } }
         if (timeToLive !== undefined) (reply.login as JsonObject).timeToLive = timeToLive
         if (requestId !== undefined) reply.requestId = requestId
         this.sendJson(reply)
+        const specs = [...this.subscriptions].map((s) => (s as StreamSubscription).spec)
+        for (const subscription of [...this.subscriptions]) this.remove(subscription)
+        if (specs.length > 0) this.subscribe(specs)
       },
       (err: unknown) => {
         if (this.closed) return
