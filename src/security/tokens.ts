@@ -108,10 +108,6 @@ export function cookieMaxAgeMs(lifetime: string, rememberMe: boolean): number | 
   return seconds * 1000
 }
 
-function keyOf(secretKey: string): Uint8Array {
-  return new TextEncoder().encode(secretKey)
-}
-
 /**
  * Signs a token for a user (`{ id }`) or a device (`{ device }`) with
  * `secretKey`, expiring after `lifetime` (see {@link parseLifetime};
@@ -132,6 +128,44 @@ export async function signToken(
   return timeToLive === undefined ? { token } : { token, timeToLive }
 }
 
+/**
+ * The payload of a JWT signed with `secretKey` by HS256 (the algorithm fixed
+ * here, never taken from the token), every other claim `required`. Throws
+ * `refuse(why)` for a token that is malformed, of another algorithm (`none`,
+ * RS256, HS512...), signed with another key, expired, or missing a required
+ * claim. Shared by user, device and unit tokens.
+ */
+export async function verifyHs256(
+  secretKey: string,
+  token: string,
+  refuse: (why: string) => KeelsonError,
+  required: string[] = [],
+): Promise<Record<string, unknown>> {
+  try {
+    const { payload } = await jwtVerify(token, keyOf(secretKey), {
+      algorithms: [TOKEN_ALGORITHM],
+      requiredClaims: required,
+    })
+    return payload
+  } catch (err) {
+    if (err instanceof errors.JWTExpired) throw refuse('it has expired')
+    if (err instanceof errors.JWSSignatureVerificationFailed) {
+      throw refuse('it is signed with another key')
+    }
+    if (err instanceof errors.JOSEAlgNotAllowed)
+      throw refuse(`it is not signed with ${TOKEN_ALGORITHM}`)
+    if (err instanceof errors.JWTClaimValidationFailed) {
+      throw refuse(`its "${err.claim}" claim is missing or invalid`)
+    }
+    throw refuse('it is not a well-formed JWT')
+  }
+}
+
+/** The HMAC key of a secret: its UTF-8 bytes, as jsonwebtoken uses a string secret. */
+export function keyOf(secretKey: string): Uint8Array {
+  return new TextEncoder().encode(secretKey)
+}
+
 function refused(detail: string): KeelsonError {
   return new KeelsonError(Errors.UNAUTHORIZED, `The token is refused: ${detail}; log in again`)
 }
@@ -144,22 +178,7 @@ function refused(detail: string): KeelsonError {
  * Whether that user or device still exists is the caller's question.
  */
 export async function verifyToken(secretKey: string, token: string): Promise<TokenClaims> {
-  let payload: Record<string, unknown>
-  try {
-    ;({ payload } = await jwtVerify(token, keyOf(secretKey), { algorithms: [TOKEN_ALGORITHM] }))
-  } catch (err) {
-    if (err instanceof errors.JWTExpired) throw refused('it has expired')
-    if (err instanceof errors.JWSSignatureVerificationFailed) {
-      throw refused('it is signed with another key')
-    }
-    if (err instanceof errors.JOSEAlgNotAllowed) {
-      throw refused(`it is not signed with ${TOKEN_ALGORITHM}`)
-    }
-    if (err instanceof errors.JWTClaimValidationFailed) {
-      throw refused(`its "${err.claim}" claim is invalid`)
-    }
-    throw refused('it is not a well-formed JWT')
-  }
+  const payload = await verifyHs256(secretKey, token, refused)
   const { id, device, exp, iat } = payload
   const claims: TokenClaims = {}
   if (typeof id === 'string' && id !== '') claims.id = id

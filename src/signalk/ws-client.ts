@@ -22,8 +22,9 @@ import { SIGNALK_VERSION } from '../core/state-tree.js'
 import { parseJson } from '../core/validate.js'
 import type { WritePort } from '../core/write-port.js'
 import type { Principal } from '../security/principal.js'
-import { Connection, type EndReason, type StreamStats } from '../stream/connection.js'
+import type { StreamStats } from '../stream/connection.js'
 import type { Streams } from '../stream/streams.js'
+import { WsConnection } from '../stream/ws-connection.js'
 import { type Delta, stampDelta } from './delta.js'
 import { metaOf } from './meta.js'
 import { parseSpec, StreamSubscription, type SubscriptionSpec, treePathOf } from './subscription.js'
@@ -68,21 +69,21 @@ const MESSAGE_LEVELS = 4
 const MAX_META_SENT = 10_000
 
 /** One WebSocket client. */
-export class StreamClient extends Connection {
+export class StreamClient extends WsConnection {
   /** Answered the last ping. */
   alive = true
   private readonly metaSent = new Set<string>()
 
   constructor(
     streams: Streams,
-    readonly ws: WebSocket,
+    ws: WebSocket,
     /** The upgraded socket under `ws`; it carries no extension (permessage-deflate is off). */
     socket: Duplex,
     readonly port: WritePort,
     readonly wsStats: SignalKStats,
     private readonly options: ClientOptions,
   ) {
-    super(streams, socket, wsStats)
+    super(streams, ws, socket, wsStats)
     this.sendJson({
       name: 'keelson',
       // The hello's version is the Signal K version of the data (hello.json), not keelson's.
@@ -114,25 +115,6 @@ export class StreamClient extends Connection {
     }
     this.alive = false
     this.ws.ping()
-  }
-
-  /** Closes with 1001 (server shutdown) or 1008 (token expired, user removed). */
-  end(why: EndReason = 'shutdown'): void {
-    if (why === 'shutdown') this.ws.close(1001, 'server shutting down')
-    else this.ws.close(1008, why === 'expired' ? 'token expired' : 'access revoked')
-  }
-
-  protected override pauseReading(): void {
-    this.ws.pause()
-  }
-
-  protected override resumeReading(): void {
-    if (!this.closed) this.ws.resume()
-  }
-
-  protected override writable(): boolean {
-    // After a close frame (ours or the peer's) no data frame may follow (RFC 6455 §5.5.1).
-    return this.ws.readyState === this.ws.OPEN
   }
 
   /** Handles one message from the client; never throws. */

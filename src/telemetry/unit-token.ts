@@ -11,9 +11,9 @@
  * @see https://www.rfc-editor.org/rfc/rfc7519 JWT
  * @see https://www.rfc-editor.org/rfc/rfc8725#section-3.1 algorithm verification
  */
-import { errors, jwtVerify, SignJWT } from 'jose'
+import { SignJWT } from 'jose'
 import { Errors, KeelsonError } from '../core/errors.js'
-import { TOKEN_ALGORITHM } from '../security/tokens.js'
+import { keyOf, TOKEN_ALGORITHM, verifyHs256 } from '../security/tokens.js'
 
 /** The `sub` of a unit token issued while no users exist: everyone reads (the ACL subject `any`). */
 export const ANYONE = 'any'
@@ -34,10 +34,6 @@ export interface UnitToken {
   unit_id: string
   /** ISO 8601 time of its `exp`. */
   expires_at: string
-}
-
-function keyOf(secretKey: string): Uint8Array {
-  return new TextEncoder().encode(secretKey)
 }
 
 /** Signs a token for `unitId` and `sub` with `secretKey` (UTF-8 bytes, as login tokens), living `ttlMs`. */
@@ -73,25 +69,7 @@ function refused(detail: string): KeelsonError {
  */
 export async function verifyUnitToken(secretKey: string, token: string): Promise<UnitClaims> {
   if (token === '') throw refused('it is missing')
-  let payload: Record<string, unknown>
-  try {
-    ;({ payload } = await jwtVerify(token, keyOf(secretKey), {
-      algorithms: [TOKEN_ALGORITHM],
-      requiredClaims: ['exp', 'sub'],
-    }))
-  } catch (err) {
-    if (err instanceof errors.JWTExpired) throw refused('it has expired')
-    if (err instanceof errors.JWSSignatureVerificationFailed) {
-      throw refused('it is signed with another key')
-    }
-    if (err instanceof errors.JOSEAlgNotAllowed) {
-      throw refused(`it is not signed with ${TOKEN_ALGORITHM}`)
-    }
-    if (err instanceof errors.JWTClaimValidationFailed) {
-      throw refused(`its "${err.claim}" claim is missing or invalid`)
-    }
-    throw refused('it is not a well-formed JWT')
-  }
+  const payload = await verifyHs256(secretKey, token, refused, ['exp', 'sub'])
   const { unit_id, sub, exp } = payload
   if (typeof unit_id !== 'string' || unit_id === '') throw refused('it names no unit')
   if (typeof sub !== 'string' || sub === '' || typeof exp !== 'number') {

@@ -11,8 +11,9 @@ import type { Duplex } from 'node:stream'
 import type WebSocket from 'ws'
 import { Errors, KeelsonError } from '../core/errors.js'
 import { isObject, type Json } from '../core/json.js'
-import { Connection, type EndReason, type StreamStats } from '../stream/connection.js'
+import type { StreamStats } from '../stream/connection.js'
 import type { Streams } from '../stream/streams.js'
+import { WsConnection } from '../stream/ws-connection.js'
 import { type Framing, WS_TEXT } from './framing.js'
 import type { TelemetryStream } from './stream.js'
 
@@ -30,18 +31,18 @@ export interface WsStreamOwner {
 }
 
 /** One WebSocket telemetry stream. */
-export class TelemetryWsStream extends Connection implements TelemetryStream {
+export class TelemetryWsStream extends WsConnection implements TelemetryStream {
   readonly framing: Framing = WS_TEXT
   lastPongAt = Date.now()
 
   constructor(
     streams: Streams,
-    readonly ws: WebSocket,
+    ws: WebSocket,
     socket: Duplex,
     private readonly owner: WsStreamOwner,
     readonly streamId: string,
   ) {
-    super(streams, socket, owner.stats)
+    super(streams, ws, socket, owner.stats)
   }
 
   get protocol(): string {
@@ -55,28 +56,9 @@ export class TelemetryWsStream extends Connection implements TelemetryStream {
     this.send(WS_TEXT.frame(json))
   }
 
-  /** Closes with 1001 (shutdown) or 1008 (token expired, user removed). */
-  end(why: EndReason = 'shutdown'): void {
-    if (why === 'shutdown') this.ws.close(1001, 'server shutting down')
-    else this.ws.close(1008, why === 'expired' ? 'token expired' : 'access revoked')
-  }
-
   /** Closes for a missed pong (1008). */
   timeOut(): void {
     this.ws.close(1008, 'no pong')
-  }
-
-  protected override pauseReading(): void {
-    this.ws.pause()
-  }
-
-  protected override resumeReading(): void {
-    if (!this.closed) this.ws.resume()
-  }
-
-  protected override writable(): boolean {
-    // After a close frame no data frame may follow (RFC 6455 §5.5.1).
-    return this.ws.readyState === this.ws.OPEN
   }
 
   /** Handles one message from the client; never throws. */
