@@ -24,8 +24,15 @@
  * is polled and reloaded when it changes, with a log line; a file that
  * cannot be read or is malformed is refused with a message saying why, and
  * the previous mapping stays.
+ *
+ * The poll compares the file with the one last read, not with its own last
+ * look: `fs.watchFile` takes its first look some time after start, so a file
+ * changed between the first read and that look was never reloaded (the
+ * telemetry contract suite, which rewrites the file right after start, hit it).
+ * A changed file is read once two polls in a row find it the same, so a file
+ * caught half written (truncated, then written) is not read and refused.
  */
-import { readFileSync, type Stats, unwatchFile, watchFile } from 'node:fs'
+import { readFileSync, type Stats, stat, statSync } from 'node:fs'
 import type { Logger } from 'pino'
 import { isObject, type Json } from '../core/json.js'
 import { pathOf, type TreePath } from '../core/path.js'
@@ -119,10 +126,32 @@ function contextKeys(id: string, value: Json): readonly string[] {
   return keys
 }
 
+/** What identifies one version of a file: a change to any of these is a new version. */
+interface FileStamp {
+  mtimeMs: number
+  size: number
+  ino: number
+}
+
+const NO_FILE: FileStamp = { mtimeMs: -1, size: -1, ino: -1 }
+
+function stampOf(stats: Stats): FileStamp {
+  return { mtimeMs: stats.mtimeMs, size: stats.size, ino: stats.ino }
+}
+
+function sameFile(a: FileStamp, b: FileStamp): boolean {
+  return a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino
+}
+
 /** The unit ids of the tree and of a fleet file, kept current. */
 export class Fleet {
   private mapping: FleetMapping = EMPTY
-  private watching = false
+  /** The file as it was when last read (loaded or refused); NO_FILE while it is gone. */
+  private seen: FileStamp = NO_FILE
+  /** A change found by the last poll, read when the next finds the file still so. */
+  private changing: FileStamp | undefined
+  private timer: NodeJS.Timeout | undefined
+  private polling = false
 
   constructor(
     private readonly tree: StateTree,
@@ -133,6 +162,8 @@ export class Fleet {
   ) {
     if (file === undefined) return
     try {
+      // Stamped before reading: a change during the read is seen as a change by the next poll.
+      this.seen = stampOf(statSync(file))
       this.mapping = parseFleet(readFileSync(file, 'utf8'))
     } catch (err) {
       throw new Error(`cannot use the fleet file ${file}: ${(err as Error).message}`)
@@ -141,8 +172,8 @@ export class Fleet {
       { file, units: this.mapping.units.size, vehicles: this.mapping.vehicles.size },
       'fleet file loaded',
     )
-    watchFile(file, { interval: pollMs, persistent: false }, this.onStat)
-    this.watching = true
+    this.timer = setInterval(() => this.poll(), pollMs)
+    this.timer.unref()
   }
 
   /** The current mapping of the fleet file (empty without one). */
@@ -182,8 +213,8 @@ export class Fleet {
 
   /** Stops watching the file. */
   close(): void {
-    if (this.watching && this.file !== undefined) unwatchFile(this.file, this.onStat)
-    this.watching = false
+    clearInterval(this.timer)
+    this.timer = undefined
   }
 
   /** The key of the vessel whose MMSI is `mmsi` (by its key, else its `mmsi` field). */
@@ -200,13 +231,33 @@ export class Fleet {
     return undefined
   }
 
-  private readonly onStat = (curr: Stats, prev: Stats): void => {
-    if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size && curr.ino === prev.ino) return
-    if (curr.nlink === 0) {
-      this.log.error({ file: this.file }, 'fleet file removed, the previous mapping is kept')
-      return
-    }
-    this.reload()
+  /** Reloads the file when it is not the one last read and has settled; one look at a time. */
+  private poll(): void {
+    if (this.polling || this.file === undefined) return
+    this.polling = true
+    stat(this.file, (err, stats) => {
+      this.polling = false
+      if (this.timer === undefined) return
+      if (err) {
+        if (this.seen !== NO_FILE) {
+          this.log.error({ file: this.file }, 'fleet file removed, the previous mapping is kept')
+        }
+        this.seen = NO_FILE
+        return
+      }
+      const now = stampOf(stats)
+      if (sameFile(now, this.seen)) {
+        this.changing = undefined
+        return
+      }
+      if (this.changing === undefined || !sameFile(now, this.changing)) {
+        this.changing = now
+        return
+      }
+      this.changing = undefined
+      this.seen = now
+      this.reload()
+    })
   }
 }
 
