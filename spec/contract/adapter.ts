@@ -89,8 +89,45 @@ export interface ContractServer {
   close(): Promise<void>
 }
 
+/**
+ * What a transport offers beyond the core of the contract (snapshot, scoped
+ * patches, the fold invariant, congestion, refused writes). The suite skips,
+ * with the reason, the tests of what a transport does not offer.
+ */
+export interface TransportCapabilities {
+  /** Events carry the revision they bring the client to (SSE `id:`), keep-alives included. */
+  eventIds: boolean
+  /** A stream continues from a resume point (SSE `Last-Event-ID`), or resets. */
+  resume: boolean
+  /** `minPeriod`: at most one event per period. */
+  minPeriod: boolean
+  /** Streams on wildcard paths (a `*` segment matching every key). */
+  wildcards: boolean
+  /** A stream on the whole tree (path ""). */
+  root: boolean
+  /** The server reads the path from the request and refuses a bad one (400) before streaming. */
+  pathChecks: boolean
+}
+
+/** Every capability: what SSE offers, and what an adapter has unless it says otherwise. */
+export const ALL_CAPABILITIES: Readonly<TransportCapabilities> = Object.freeze({
+  eventIds: true,
+  resume: true,
+  minPeriod: true,
+  wildcards: true,
+  root: true,
+  pathChecks: true,
+})
+
 /** A stream transport as the contract suite drives it. */
 export interface StreamTransportAdapter {
   /** Starts a server with these options (port 0), ready for streams. */
   start(options?: Partial<KeelsonOptions>): Promise<ContractServer>
+  /** What it does not offer (`false`); every capability absent here is offered. */
+  capabilities?: Partial<TransportCapabilities>
+}
+
+/** The capabilities of `transport`, absent ones true. */
+export function capabilitiesOf(transport: StreamTransportAdapter): TransportCapabilities {
+  return { ...ALL_CAPABILITIES, ...transport.capabilities }
 }

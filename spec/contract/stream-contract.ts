@@ -1,13 +1,19 @@
 /**
  * The stream contract of SPEC §4, written once against
  * {@link StreamTransportAdapter} and run against every stream transport
- * (SSE now; the fleet telemetry stream and SSE playback later), as hono
+ * (SSE, the fleet telemetry stream over SSE and WebSocket; SSE playback later), as hono
  * runs one router suite against every router. Every test drives a real
  * server on port 0 through a real client; the adapter hides the wire format.
  *
  * The invariant behind most tests: folding, with RFC 7396, every `data`
  * received so far onto `null` gives what a GET of the path returns at the
  * revision of the last id received.
+ *
+ * A transport that lacks a capability ({@link TransportCapabilities}: event
+ * ids, resume, minPeriod, wildcard or root paths, path checks on open) has
+ * the tests of it skipped, with the reason in the test's name. Without event
+ * ids, a write's event is found by the fold: the data events up to the first
+ * whose fold equals a GET made after the write ({@link dataUntilFold}).
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Json } from '../../src/core/json.js'
@@ -15,14 +21,17 @@ import type { KeelsonOptions } from '../../src/options.js'
 import {
   type ContractServer,
   type ContractStream,
+  capabilitiesOf,
   type OpenOptions,
   StreamRefused,
   type StreamTransportAdapter,
+  type TransportCapabilities,
 } from './adapter.js'
 import { describeInvariantProperty } from './invariant-property.js'
 import {
   type DataEvent,
   dataOf,
+  dataUntilFold,
   dataUpTo,
   fold,
   keepAlivesOf,
@@ -41,12 +50,37 @@ export interface Harness {
   write(method: 'PATCH' | 'PUT' | 'DELETE', path: string, value?: Json): Promise<string>
   /** The value at `path` now (null when missing) and the current event id. */
   get(path: string): Promise<{ value: Json; eventId: string }>
+  /**
+   * The data events of `stream` (on `path`) up to the one the write that left
+   * revision `id` caused: by its id, or without ids by the fold
+   * ({@link dataUntilFold}).
+   */
+  upTo(stream: ContractStream, id: string, path: string, ms?: number): Promise<DataEvent[]>
   /** Closes the server before the test ends (afterEach closes the rest). */
   close(): Promise<void>
 }
 
+/** Why a test needs each capability, shown in the name of a skipped test. */
+const NEEDS: Record<keyof TransportCapabilities, string> = {
+  eventIds: 'no event ids',
+  resume: 'no resume (Last-Event-ID)',
+  minPeriod: 'no minPeriod',
+  wildcards: 'no wildcard paths',
+  root: 'no stream on the root',
+  pathChecks: 'no path checked on open',
+}
+
 /** Registers the contract tests for `transport` under `name`. */
 export function describeStreamContract(name: string, transport: StreamTransportAdapter): void {
+  const can = capabilitiesOf(transport)
+  /** `it` when the transport has every capability in `needs`, else `it.skip` naming the first it lacks. */
+  const needing = (...needs: (keyof TransportCapabilities)[]) => {
+    const lacking = needs.find((n) => !can[n])
+    if (lacking === undefined) return it
+    return (title: string, fn: () => Promise<void>, timeout?: number) =>
+      it.skip(`${title} [skipped: ${name} has ${NEEDS[lacking]}]`, fn, timeout)
+  }
+
   describe(`${name} stream contract (SPEC §4)`, () => {
     const servers: ContractServer[] = []
     const streams: ContractStream[] = []
@@ -59,7 +93,7 @@ export function describeStreamContract(name: string, transport: StreamTransportA
     async function start(options: Partial<KeelsonOptions> = {}): Promise<Harness> {
       const server = await transport.start(options)
       servers.push(server)
-      return harness(server, streams, servers)
+      return harness(server, streams, servers, can)
     }
 
     describe('snapshot', () => {
@@ -70,7 +104,7 @@ export function describeStreamContract(name: string, transport: StreamTransportA
         const [snapshot] = await nData(stream, 1)
         const now = await t.get('v/nav')
         expect(snapshot!.data).toEqual(now.value)
-        expect(snapshot!.id).toBe(now.eventId)
+        if (can.eventIds) expect(snapshot!.id).toBe(now.eventId)
       })
 
       it('opens with null for a path that does not exist yet, stays open and receives it when it appears', async () => {
@@ -79,9 +113,9 @@ export function describeStreamContract(name: string, transport: StreamTransportA
         const stream = await t.open('v/env/depth')
         const [snapshot] = await nData(stream, 1)
         expect(snapshot!.data).toBeNull()
-        expect(snapshot!.id).toBe((await t.get('')).eventId)
+        if (can.eventIds) expect(snapshot!.id).toBe((await t.get('')).eventId)
         const id = await t.write('PATCH', 'v/env', { depth: { belowKeel: 4 } })
-        const events = await dataUpTo(stream, id)
+        const events = await t.upTo(stream, id, 'v/env/depth')
         expect(events).toHaveLength(2)
         expect(events[1]!.data).toEqual({ belowKeel: 4 })
         expect(stream.closed).toBe(false)
@@ -99,72 +133,78 @@ export function describeStreamContract(name: string, transport: StreamTransportA
         await t.write('PATCH', 'v', { name: 'Keel' })
         await t.write('PUT', 'v2/nav', { sog: 9 })
         const inside = await t.write('PATCH', 'v/nav/sog', { value: 2 })
-        const events = await dataUpTo(stream, inside)
+        const events = await t.upTo(stream, inside, 'v/nav')
         expect(events).toHaveLength(2)
         expect(events[1]!.data).toEqual({ sog: { value: 2 } })
         const deleted = await t.write('DELETE', 'v/nav/sog')
-        expect((await dataUpTo(stream, deleted)).at(-1)!.data).toEqual({ sog: null })
+        expect((await t.upTo(stream, deleted, 'v/nav')).at(-1)!.data).toEqual({ sog: null })
         const replaced = await t.write('PUT', 'v', { nav: { cog: 3 }, name: 'Keel' })
-        const all = await dataUpTo(stream, replaced)
+        const all = await t.upTo(stream, replaced, 'v/nav')
         expect(all).toHaveLength(4)
         expect(fold(all)).toEqual((await t.get('v/nav')).value)
       })
 
-      it('scopes wildcard paths likewise: only the matching branches, rooted before the first *', async () => {
-        const t = await start()
-        const stream = await t.open('vessels/*/navigation')
-        const [snapshot] = await nData(stream, 1)
-        expect(snapshot!.data).toEqual((await t.get('vessels/*/navigation')).value)
-        await t.write('PATCH', 'vessels/urn:a/name', 'A')
-        const a = await t.write('PATCH', 'vessels/urn:a/navigation', { sog: 1 })
-        const events = await dataUpTo(stream, a)
-        expect(events).toHaveLength(2)
-        expect(events[1]!.data).toEqual({ 'urn:a': { navigation: { sog: 1 } } })
-        await t.write('PATCH', 'vessels/urn:b/navigation/position', { latitude: 1 })
-        await t.write('PATCH', 'vessels/urn:b/environment', { depth: 3 })
-        const gone = await t.write('DELETE', 'vessels/urn:a/navigation')
-        const all = await dataUpTo(stream, gone)
-        expect(all).toHaveLength(4)
-        expect(all[3]!.data).toEqual({ 'urn:a': null })
-        expect(fold(all)).toEqual((await t.get('vessels/*/navigation')).value)
-      })
+      needing('wildcards')(
+        'scopes wildcard paths likewise: only the matching branches, rooted before the first *',
+        async () => {
+          const t = await start()
+          const stream = await t.open('vessels/*/navigation')
+          const [snapshot] = await nData(stream, 1)
+          expect(snapshot!.data).toEqual((await t.get('vessels/*/navigation')).value)
+          await t.write('PATCH', 'vessels/urn:a/name', 'A')
+          const a = await t.write('PATCH', 'vessels/urn:a/navigation', { sog: 1 })
+          const events = await t.upTo(stream, a, 'vessels/*/navigation')
+          expect(events).toHaveLength(2)
+          expect(events[1]!.data).toEqual({ 'urn:a': { navigation: { sog: 1 } } })
+          await t.write('PATCH', 'vessels/urn:b/navigation/position', { latitude: 1 })
+          await t.write('PATCH', 'vessels/urn:b/environment', { depth: 3 })
+          const gone = await t.write('DELETE', 'vessels/urn:a/navigation')
+          const all = await t.upTo(stream, gone, 'vessels/*/navigation')
+          expect(all).toHaveLength(4)
+          expect(all[3]!.data).toEqual({ 'urn:a': null })
+          expect(fold(all)).toEqual((await t.get('vessels/*/navigation')).value)
+        },
+      )
     })
 
     describe('invariant', () => {
-      describeInvariantProperty(start)
+      describeInvariantProperty(start, can)
     })
 
     describe('throttle', () => {
-      it('sends at most about one event per minPeriod in a burst of writes, and the fold stays exact', async () => {
-        const period = 200
-        const t = await start()
-        const stream = await t.open('p', { minPeriod: period })
-        const [snapshot] = await nData(stream, 1)
-        const bodies: Json[] = [
-          { b: { c: 1 } },
-          { b: 5 },
-          { b: { d: 2 } },
-          { e: [1, null] },
-          { b: null },
-        ]
-        const writes = 30
-        let last = ''
-        for (let i = 0; i < writes; i++) {
-          last = await t.write('PATCH', 'p', i % 6 === 5 ? { n: i } : bodies[i % 6]!)
-          await new Promise((resolve) => setTimeout(resolve, 20))
-        }
-        const events = await dataUpTo(stream, last, 3000)
-        const patches = events.slice(1)
-        const elapsed = patches.at(-1)!.at - snapshot!.at
-        expect(patches.length).toBeGreaterThanOrEqual(2)
-        expect(patches.length).toBeLessThanOrEqual(Math.floor(elapsed / period) + 1)
-        // Arrival times carry the test process's own jitter (server and client share one loop):
-        // a period may look shorter than it was, never as short as the 20 ms between writes.
-        for (let i = 1; i < events.length; i++) {
-          expect(events[i]!.at - events[i - 1]!.at).toBeGreaterThan(period / 2)
-        }
-        expect(fold(events)).toEqual((await t.get('p')).value)
-      })
+      needing('minPeriod', 'eventIds')(
+        'sends at most about one event per minPeriod in a burst of writes, and the fold stays exact',
+        async () => {
+          const period = 200
+          const t = await start()
+          const stream = await t.open('p', { minPeriod: period })
+          const [snapshot] = await nData(stream, 1)
+          const bodies: Json[] = [
+            { b: { c: 1 } },
+            { b: 5 },
+            { b: { d: 2 } },
+            { e: [1, null] },
+            { b: null },
+          ]
+          const writes = 30
+          let last = ''
+          for (let i = 0; i < writes; i++) {
+            last = await t.write('PATCH', 'p', i % 6 === 5 ? { n: i } : bodies[i % 6]!)
+            await new Promise((resolve) => setTimeout(resolve, 20))
+          }
+          const events = await dataUpTo(stream, last, 3000)
+          const patches = events.slice(1)
+          const elapsed = patches.at(-1)!.at - snapshot!.at
+          expect(patches.length).toBeGreaterThanOrEqual(2)
+          expect(patches.length).toBeLessThanOrEqual(Math.floor(elapsed / period) + 1)
+          // Arrival times carry the test process's own jitter (server and client share one loop):
+          // a period may look shorter than it was, never as short as the 20 ms between writes.
+          for (let i = 1; i < events.length; i++) {
+            expect(events[i]!.at - events[i - 1]!.at).toBeGreaterThan(period / 2)
+          }
+          expect(fold(events)).toEqual((await t.get('p')).value)
+        },
+      )
     })
 
     describe('slow clients', () => {
@@ -180,7 +220,8 @@ export function describeStreamContract(name: string, transport: StreamTransportA
         let last = ''
         for (let i = 0; i < writes; i++) last = await t.write('PUT', `big/k${i % 8}`, `${i}${blob}`)
         stream.resume()
-        await resumePointAt(stream, last, 10_000)
+        if (can.eventIds) await resumePointAt(stream, last, 10_000)
+        else await t.upTo(stream, last, 'big', 10_000)
         expect(stream.closed).toBe(false)
         const events = dataOf(stream)
         expect(events.length - 1).toBeLessThan(writes)
@@ -189,52 +230,58 @@ export function describeStreamContract(name: string, transport: StreamTransportA
     })
 
     describe('resume', () => {
-      it('sends exactly one catch-up event for missed writes, whose fold onto the earlier state is exact', async () => {
-        const t = await start()
-        await t.write('PATCH', 'r', { x: 1 })
-        const first = await t.open('r')
-        await nData(first, 1)
-        const seen = await dataUpTo(first, await t.write('PATCH', 'r', { x: 2, y: { z: 1 } }))
-        const resumeFrom = lastIdOf(first.events)!
-        first.close()
-        await t.write('PATCH', 'r', { x: 3, y: { z: null, w: [1] } })
-        await t.write('PATCH', 'elsewhere', 1)
-        await t.write('PUT', 'r/y', 5)
-        await t.write('DELETE', 'r/x')
-        await t.write('PATCH', 'elsewhere', 2)
-        const missed = await t.get('r')
-        const resumed = await t.open('r', { lastEventId: resumeFrom })
-        const after = await t.write('PATCH', 'r', { after: true })
-        const events = await dataUpTo(resumed, after)
-        expect(events).toHaveLength(2)
-        const [catchUp, next] = events as [DataEvent, DataEvent]
-        expect(catchUp.data).not.toBeNull()
-        expect(catchUp.id).toBeDefined()
-        expect(fold([catchUp], fold(seen))).toEqual(missed.value)
-        expect(next.data).toEqual({ after: true })
-        expect(fold(events, fold(seen))).toEqual((await t.get('r')).value)
-      })
+      needing('resume', 'eventIds')(
+        'sends exactly one catch-up event for missed writes, whose fold onto the earlier state is exact',
+        async () => {
+          const t = await start()
+          await t.write('PATCH', 'r', { x: 1 })
+          const first = await t.open('r')
+          await nData(first, 1)
+          const seen = await dataUpTo(first, await t.write('PATCH', 'r', { x: 2, y: { z: 1 } }))
+          const resumeFrom = lastIdOf(first.events)!
+          first.close()
+          await t.write('PATCH', 'r', { x: 3, y: { z: null, w: [1] } })
+          await t.write('PATCH', 'elsewhere', 1)
+          await t.write('PUT', 'r/y', 5)
+          await t.write('DELETE', 'r/x')
+          await t.write('PATCH', 'elsewhere', 2)
+          const missed = await t.get('r')
+          const resumed = await t.open('r', { lastEventId: resumeFrom })
+          const after = await t.write('PATCH', 'r', { after: true })
+          const events = await dataUpTo(resumed, after)
+          expect(events).toHaveLength(2)
+          const [catchUp, next] = events as [DataEvent, DataEvent]
+          expect(catchUp.data).not.toBeNull()
+          expect(catchUp.id).toBeDefined()
+          expect(fold([catchUp], fold(seen))).toEqual(missed.value)
+          expect(next.data).toEqual({ after: true })
+          expect(fold(events, fold(seen))).toEqual((await t.get('r')).value)
+        },
+      )
 
-      it('sends no data event on resume when nothing touched the path, at most keep-alives', async () => {
-        const t = await start()
-        await t.write('PATCH', 'r', { x: 1 })
-        const first = await t.open('r')
-        const seen = await nData(first, 1)
-        const resumeFrom = lastIdOf(first.events)!
-        first.close()
-        const elsewhere = await t.write('PATCH', 'elsewhere', 1)
-        const resumed = await t.open('r', { lastEventId: resumeFrom })
-        const after = await t.write('PATCH', 'r', { x: 2 })
-        const events = await dataUpTo(resumed, after)
-        expect(events).toHaveLength(1)
-        expect(events[0]!.data).toEqual({ x: 2 })
-        const before = resumed.events.slice(0, resumed.events.indexOf(events[0]!))
-        for (const e of before) {
-          expect(e.kind).toBe('keep-alive')
-          expect([undefined, resumeFrom, elsewhere]).toContain(e.id)
-        }
-        expect(fold(events, fold(seen))).toEqual((await t.get('r')).value)
-      })
+      needing('resume', 'eventIds')(
+        'sends no data event on resume when nothing touched the path, at most keep-alives',
+        async () => {
+          const t = await start()
+          await t.write('PATCH', 'r', { x: 1 })
+          const first = await t.open('r')
+          const seen = await nData(first, 1)
+          const resumeFrom = lastIdOf(first.events)!
+          first.close()
+          const elsewhere = await t.write('PATCH', 'elsewhere', 1)
+          const resumed = await t.open('r', { lastEventId: resumeFrom })
+          const after = await t.write('PATCH', 'r', { x: 2 })
+          const events = await dataUpTo(resumed, after)
+          expect(events).toHaveLength(1)
+          expect(events[0]!.data).toEqual({ x: 2 })
+          const before = resumed.events.slice(0, resumed.events.indexOf(events[0]!))
+          for (const e of before) {
+            expect(e.kind).toBe('keep-alive')
+            expect([undefined, resumeFrom, elsewhere]).toContain(e.id)
+          }
+          expect(fold(events, fold(seen))).toEqual((await t.get('r')).value)
+        },
+      )
     })
 
     describe('reset', () => {
@@ -261,37 +308,46 @@ export function describeStreamContract(name: string, transport: StreamTransportA
         ['an id older than the retained history', async (ids) => ids[0]!],
       ]
 
-      it.each(cases)('resets with a null event and then the snapshot for %s', async (_, idFor) => {
-        const { t, ids } = await withHistory()
-        const resumeFrom = await idFor(ids)
-        const stream = await t.open('r', { lastEventId: resumeFrom })
-        const [reset, snapshot] = await nData(stream, 2)
-        const now = await t.get('r')
-        expect(reset!.data).toBeNull()
-        expect(reset!.id).not.toBe(now.eventId)
-        expect(snapshot!.data).toEqual(now.value)
-        expect(snapshot!.id).toBe(now.eventId)
-        const after = await t.write('PATCH', 'r', { n: 'after' })
-        expect(fold(await dataUpTo(stream, after))).toEqual((await t.get('r')).value)
-      })
+      const each = can.resume && can.eventIds ? it.each(cases) : it.skip.each(cases)
+      const title = 'resets with a null event and then the snapshot for %s'
+      const skipped = can.resume ? NEEDS.eventIds : NEEDS.resume
+      each(
+        can.resume && can.eventIds ? title : `${title} [skipped: ${name} has ${skipped}]`,
+        async (_, idFor) => {
+          const { t, ids } = await withHistory()
+          const resumeFrom = await idFor(ids)
+          const stream = await t.open('r', { lastEventId: resumeFrom })
+          const [reset, snapshot] = await nData(stream, 2)
+          const now = await t.get('r')
+          expect(reset!.data).toBeNull()
+          expect(reset!.id).not.toBe(now.eventId)
+          expect(snapshot!.data).toEqual(now.value)
+          expect(snapshot!.id).toBe(now.eventId)
+          const after = await t.write('PATCH', 'r', { n: 'after' })
+          expect(fold(await dataUpTo(stream, after))).toEqual((await t.get('r')).value)
+        },
+      )
     })
 
     describe('keep-alive', () => {
-      it('never moves the resume point to the id of a patch held back by minPeriod', async () => {
-        const t = await start({ keepAliveMs: 100 })
-        const stream = await t.open('h', { minPeriod: 10_000 })
-        const [snapshot] = await nData(stream, 1)
-        const held = await t.write('PATCH', 'h', { x: 1 })
-        const from = stream.events.length
-        await waitFor(stream, () => keepAlivesOf(stream, from).length >= 3, '3 keep-alives', 3000)
-        for (const keepAlive of keepAlivesOf(stream, from)) {
-          expect(keepAlive.id, `a keep-alive while ${held} is held`).not.toBe(held)
-          expect([undefined, snapshot!.id]).toContain(keepAlive.id)
-        }
-        expect(dataOf(stream)).toHaveLength(1)
-      })
+      needing('minPeriod', 'eventIds')(
+        'never moves the resume point to the id of a patch held back by minPeriod',
+        async () => {
+          const t = await start({ keepAliveMs: 100 })
+          const stream = await t.open('h', { minPeriod: 10_000 })
+          const [snapshot] = await nData(stream, 1)
+          const held = await t.write('PATCH', 'h', { x: 1 })
+          const from = stream.events.length
+          await waitFor(stream, () => keepAlivesOf(stream, from).length >= 3, '3 keep-alives', 3000)
+          for (const keepAlive of keepAlivesOf(stream, from)) {
+            expect(keepAlive.id, `a keep-alive while ${held} is held`).not.toBe(held)
+            expect([undefined, snapshot!.id]).toContain(keepAlive.id)
+          }
+          expect(dataOf(stream)).toHaveLength(1)
+        },
+      )
 
-      it('carries the current id when nothing is held', async () => {
+      needing('minPeriod', 'eventIds')('carries the current id when nothing is held', async () => {
         const t = await start({ keepAliveMs: 100 })
         const stream = await t.open('h', { minPeriod: 50 })
         await nData(stream, 1)
@@ -311,21 +367,24 @@ export function describeStreamContract(name: string, transport: StreamTransportA
     })
 
     describe('limits', () => {
-      it('refuses a path deeper than the depth limit with 400 problem+json and opens no stream', async () => {
-        const t = await start()
-        const deepest = await t.open(Array(64).fill('d').join('/'))
-        expect((await nData(deepest, 1))[0]!.data).toBeNull()
-        const refused = await t.open(Array(65).fill('d').join('/')).then(
-          (stream) => stream,
-          (err: unknown) => err,
-        )
-        expect(refused).toBeInstanceOf(StreamRefused)
-        const { status, contentType, body } = refused as StreamRefused
-        expect(status).toBe(400)
-        expect(contentType).toMatch(/^application\/problem\+json/)
-        expect(JSON.parse(body)).toMatchObject({ status: 400, code: expect.any(String) })
-        expect(await t.server.openStreams()).toBe(1)
-      })
+      needing('pathChecks')(
+        'refuses a path deeper than the depth limit with 400 problem+json and opens no stream',
+        async () => {
+          const t = await start()
+          const deepest = await t.open(Array(64).fill('d').join('/'))
+          expect((await nData(deepest, 1))[0]!.data).toBeNull()
+          const refused = await t.open(Array(65).fill('d').join('/')).then(
+            (stream) => stream,
+            (err: unknown) => err,
+          )
+          expect(refused).toBeInstanceOf(StreamRefused)
+          const { status, contentType, body } = refused as StreamRefused
+          expect(status).toBe(400)
+          expect(contentType).toMatch(/^application\/problem\+json/)
+          expect(JSON.parse(body)).toMatchObject({ status: 400, code: expect.any(String) })
+          expect(await t.server.openStreams()).toBe(1)
+        },
+      )
 
       it('keeps a stream usable after another client sends refused writes', async () => {
         const t = await start()
@@ -345,7 +404,7 @@ export function describeStreamContract(name: string, transport: StreamTransportA
           expect(answer.contentType).toMatch(/^application\/problem\+json/)
         }
         const ok = await t.write('PATCH', 'u', { ok: 1 })
-        const events = await dataUpTo(stream, ok)
+        const events = await t.upTo(stream, ok, 'u')
         expect(events).toHaveLength(2)
         expect(events[1]!.data).toEqual({ ok: 1 })
         expect(fold(events)).toEqual((await t.get('u')).value)
@@ -358,6 +417,7 @@ function harness(
   server: ContractServer,
   streams: ContractStream[],
   servers: ContractServer[],
+  can: TransportCapabilities,
 ): Harness {
   return {
     server,
@@ -386,6 +446,10 @@ function harness(
       expect([200, 404]).toContain(answer.status)
       const root = answer.eventId === undefined ? await server.get('') : answer
       return { value: answer.status === 404 ? null : answer.body, eventId: root.eventId! }
+    },
+    async upTo(stream, id, path, ms) {
+      if (can.eventIds) return dataUpTo(stream, id, ms)
+      return dataUntilFold(stream, (await this.get(path)).value, ms)
     },
   }
 }

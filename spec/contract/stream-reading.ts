@@ -3,6 +3,7 @@
  * the RFC 7396 fold of what it received, and waits that end on an event
  * rather than after a sleep.
  */
+import { isDeepStrictEqual } from 'node:util'
 import jsonMergePatch from 'json-merge-patch'
 import type { Json } from '../../src/core/json.js'
 import type { ContractStream, StreamEvent } from './adapter.js'
@@ -92,4 +93,31 @@ export async function dataUpTo(
 /** Waits until the stream's resume point is `id` (a data event or a keep-alive moved it). */
 export async function resumePointAt(stream: ContractStream, id: string, ms = 5000): Promise<void> {
   await waitFor(stream, () => lastIdOf(stream.events) === id, `resume point ${id}`, ms)
+}
+
+/**
+ * For a transport without event ids: waits until the fold of the data events
+ * equals `value` (what a GET read after the last write) and returns every data
+ * event up to the first whose fold does. Events arrive in write order, so an
+ * event a write elsewhere should not have caused is among those returned.
+ */
+export async function dataUntilFold(
+  stream: ContractStream,
+  value: Json,
+  ms = 5000,
+): Promise<DataEvent[]> {
+  let folded: Json = null
+  let n = 0
+  let reached = -1
+  const check = (): boolean => {
+    const all = dataOf(stream)
+    for (; reached < 0 && n < all.length; n++) {
+      folded = jsonMergePatch.apply(folded, structuredClone(all[n]!.data)) as Json
+      if (isDeepStrictEqual(folded, value)) reached = n
+    }
+    return reached >= 0
+  }
+  const what = `a fold equal to ${JSON.stringify(value).slice(0, 120)}`
+  await waitFor(stream, check, what, ms)
+  return dataOf(stream).slice(0, reached + 1)
 }
