@@ -124,6 +124,29 @@ const COLUMNS: Record<string, [string, string][]> = {
     ['mainThreadCpuS', 'main thread CPU s'],
     ['mainThreadPreempted', 'main thread preempted'],
   ],
+  telemetry: [
+    ['streams', 'streams'],
+    ['injected', 'updates'],
+    ['expected', 'gps owed'],
+    ['delivered', 'gps delivered'],
+    ['missing', 'missing'],
+    ['deliveredPerS', 'delivered/s'],
+    ['vsCeiling', 'vs ceiling'],
+    ['p50', 'p50 ms'],
+    ['p99', 'p99 ms'],
+    ['max', 'max ms'],
+    ['serverCpu', 'server CPU %'],
+    ['cpuUsPerMessage', 'CPU µs/gps'],
+    ['peakRssMB', 'peak RSS MB'],
+  ],
+  'telemetry-idle': [
+    ['clients', 'streams'],
+    ['kibPerStream', 'KiB/stream'],
+    ['heapKibPerStream', 'heap KiB/stream'],
+    ['rssBeforeMB', 'RSS before MB'],
+    ['rssAfterMB', 'RSS after MB'],
+    ['connectMs', 'connect ms'],
+  ],
   rest: [
     ['getRps', 'GET req/s'],
     ['getP99', 'GET p99 ms'],
@@ -140,6 +163,7 @@ const HEADLINE: Record<string, string[]> = {
   idle: ['kibPerStream'],
   'idle-limit': ['kibPerStream', 'heapKibPerStream', 'p99'],
   rest: ['getRps', 'condRps'],
+  telemetry: ['deliveredPerS', 'p99', 'cpuUsPerMessage'],
 }
 
 /** How a scenario kind measures, printed under its title so a table reads on its own. */
@@ -173,6 +197,19 @@ const METHOD: Record<string, string> = {
     'bench process runs 100 scrypt hashes at keelson’s cost on its own libuv pool (what the machine alone does to the loop). ' +
     'main thread CPU s / preempted: the event-loop thread’s own CPU time over the flood and its involuntary context switches ' +
     '(/proc/<pid>/task/<pid>); server CPU s counts every thread, the pool’s scrypt work included.',
+  telemetry:
+    'Each server in its own process, this one the load generator: SSE streams connect to /sse/telemetry/connect, wait for stream_id, ' +
+    'and subscribe 10 units each as the vendor guide does (GET the unit token, POST subscribe), stream i the 10 units ending in 7i mod 10, ' +
+    'so each unit has streams ÷ 10 subscribers. Then the server itself writes positions (a Signal K delta per update) round-robin over ' +
+    'the 100 units at the rate, each stamped with its send time. gps owed: updates × subscribers per unit; delivered/s: gps messages ' +
+    'received ÷ (first update → last gps in, or the drain limit 5 s after the last update); p50/p99/max: arrival − the gps timestamp. ' +
+    'CPU µs/gps: server CPU over that time ÷ gps delivered (each comes with its telemetry message). The ceiling is a bare node:http ' +
+    'server keeping per unit its subscribed sockets and writing to each the gps and telemetry frames of an update, built once: the same ' +
+    'number of messages, no tree, no tokens checked. vs ceiling: keelson delivered/s ÷ the ceiling’s, the same run.',
+  'telemetry-idle':
+    'Streams opened 500 at a time and held idle (a ping every 15 s). KiB/stream = (server RSS after − before) ÷ ' +
+    'streams, both after a full GC; heap KiB/stream the same of V8’s heapUsed. The second row is the same count of plain SSE streams ' +
+    'of the tree (/signalk/v1/api/vessels/self) on the same server build, for comparison.',
   storm:
     'Clients fold snapshot, catch-up and patches with RFC 7396 (the bench’s own code) and are checked against a GET. ' +
     'They disconnect, the writes land (PATCHes of the same path, as fast as answered), then all reconnect in one loop with Last-Event-ID. ' +

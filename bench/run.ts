@@ -17,6 +17,7 @@ import { picked, type Scenario, scenarios } from './scenarios.js'
 import { runAcl, runLoginFlood } from './security.js'
 import { runStorm } from './storm.js'
 import { TARGETS, type Target } from './targets.js'
+import { runTelemetry, runTelemetryIdle } from './telemetry.js'
 
 const { values } = parseArgs({
   options: {
@@ -52,6 +53,15 @@ for (const scenario of suite) {
   }
   if (scenario.kind === 'login') {
     rows.push(...(await runLoginFlood(scenario, cpuProf)))
+    continue
+  }
+  // Issue 11's fleet telemetry: its own servers (bench/telemetry-server.ts), keelson and a ceiling.
+  if (scenario.kind === 'telemetry') {
+    rows.push(...(await runTelemetry(scenario, cpuProf)))
+    continue
+  }
+  if (scenario.kind === 'telemetry-idle') {
+    rows.push(...(await runTelemetryIdle(scenario)))
     continue
   }
   for (const target of targets) {
@@ -118,6 +128,8 @@ function measure(target: Target, scenario: Scenario): Promise<Record<string, num
     case 'ingest':
     case 'acl':
     case 'login':
+    case 'telemetry':
+    case 'telemetry-idle':
       throw new Error(`${scenario.kind} runs once, not per server`)
   }
 }

@@ -2,6 +2,7 @@
  * The scenarios of issue 5, full size and `--quick` size. Every one is
  * bounded: a fixed injection time, a drain limit, a connect timeout.
  */
+import { telemetrySizes } from './telemetry.js'
 
 /** Fan-out under a steady change rate. */
 export interface StreamScenario {
@@ -121,6 +122,34 @@ export interface LoginScenario {
 }
 
 /**
+ * (i) Fleet telemetry (issue 11): SSE telemetry streams each subscribed to
+ * `perStream` of 100 units, `rate` position updates/s spread over the units,
+ * against the ceiling server writing the same pre-built frames, in the same
+ * run (bench/telemetry.ts).
+ */
+export interface TelemetryScenario {
+  kind: 'telemetry'
+  id: string
+  title: string
+  streams: number
+  perStream: number
+  rate: number
+  durationMs: number
+  /** Longest wait for every `gps` message after the last update, ms. */
+  drainMs: number
+  goals: Goal[]
+}
+
+/** (i-idle) Idle fleet telemetry streams: server memory per stream (bench/telemetry.ts). */
+export interface TelemetryIdleScenario {
+  kind: 'telemetry-idle'
+  id: string
+  title: string
+  clients: number
+  goals: Goal[]
+}
+
+/**
  * A goal on one figure of keelson's rows, checked in the report: `figure` at
  * most `max` and at least `min`, on the rows whose name contains `target`
  * (every keelson row when absent).
@@ -142,6 +171,8 @@ export type Scenario =
   | StormScenario
   | AclScenario
   | LoginScenario
+  | TelemetryScenario
+  | TelemetryIdleScenario
 
 /** The suite; `quick` shrinks client counts and times for a smoke run. */
 export function scenarios(quick: boolean): Scenario[] {
@@ -176,6 +207,47 @@ export function scenarios(quick: boolean): Scenario[] {
     storm(quick ? 200 : 1000, quick ? 2000 : 10_000),
     acl(thousand, 1000, quick ? 3000 : 8000, drainMs, quick ? 1 : 3),
     login(),
+    ...telemetry(quick),
+  ]
+}
+
+function telemetry(quick: boolean): [TelemetryScenario, TelemetryIdleScenario] {
+  const t = telemetrySizes(quick)
+  const n = (x: number) => x.toLocaleString('en-US')
+  return [
+    {
+      kind: 'telemetry',
+      id: 'i',
+      title: `${n(t.streams)} telemetry streams × ${t.perStream} of ${t.units} units, ${t.rate} position updates/s`,
+      streams: t.streams,
+      perStream: t.perStream,
+      rate: t.rate,
+      durationMs: t.durationMs,
+      drainMs: t.drainMs,
+      goals: [
+        { figure: 'missing', max: 0, target: 'telemetry', label: 'every gps delivered' },
+        {
+          figure: 'vsCeiling',
+          min: 0.9,
+          target: 'telemetry',
+          label: 'delivered/s ≥ 90 % of the ceiling writing the same pre-built frames',
+        },
+      ],
+    },
+    {
+      kind: 'telemetry-idle',
+      id: 'i-idle',
+      title: `${n(t.idleStreams)} idle telemetry streams`,
+      clients: t.idleStreams,
+      goals: [
+        {
+          figure: 'kibPerStream',
+          max: 8,
+          target: 'telemetry',
+          label: '≤ 8 KiB server memory per stream',
+        },
+      ],
+    },
   ]
 }
 
@@ -298,7 +370,13 @@ function storm(clients: number, changes: number): StormScenario {
   }
 }
 
-/** Whether `id` is picked by an `--only` filter (`b` picks b1 and b2). */
+/**
+ * Whether `id` is picked by an `--only` filter: a scenario's own id picks it
+ * alone (`i` is not `i-idle`), any other filter every id it begins (`b`
+ * picks b1 and b2).
+ */
 export function picked(id: string, only: string[] | undefined): boolean {
-  return !only || only.some((o) => id === o || id.startsWith(o))
+  if (!only) return true
+  const ids = scenarios(true).map((s) => s.id)
+  return only.some((o) => id === o || (!ids.includes(o) && id.startsWith(o)))
 }
