@@ -59,6 +59,7 @@ describe('parseFleet', () => {
     ['an unknown member', '{"unit":{}}', /unknown member "unit"/],
     ['a context without a key', '{"units":{"1":"vessels"}}', /unit "1" must map to a context/],
     ['a forbidden key', '{"units":{"1":["vessels","__proto__"]}}', /unit "1"/],
+    ['a wildcard context', '{"units":{"1":"vessels.*"}}', /unit "1": a unit names one context/],
     ['a vehicle without a primary unit', '{"vehicles":{"v":{}}}', /vehicle "v" must name/],
   ])('refuses %s with a message saying what is wrong', (_name, text, message) => {
     expect(() => parseFleet(text)).toThrow(message)

@@ -119,7 +119,7 @@ function contextKeys(id: string, value: Json): readonly string[] {
     )
   }
   try {
-    pathOf(keys)
+    if (pathOf(keys).starAt >= 0) throw new Error('a unit names one context: "*" is not a key')
   } catch (err) {
     throw new Error(`unit "${id}": ${(err as Error).message}`)
   }
