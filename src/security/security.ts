@@ -181,6 +181,21 @@ export class Security {
     this.stopWatching()
   }
 
+  /**
+   * The principal of the user or device `name` as a token of theirs would
+   * give it (no expiry), or undefined when no such user or device exists:
+   * for a server-side grant made to that subject, such as a unit token
+   * (src/telemetry), checked again each time it is used.
+   */
+  principalFor(name: string): Principal | undefined {
+    const user = this.store.findUser(name)
+    if (user !== undefined) return this.build({ name: user.username, type: user.type }, undefined)
+    const device = this.store.findDevice(name)
+    if (device !== undefined)
+      return this.build({ name: device.clientId, type: device.permissions }, undefined)
+    return undefined
+  }
+
   private fromClaims(claims: Readonly<TokenClaims>): Principal {
     const expiresAt = claims.exp === undefined ? undefined : claims.exp * 1000
     if (claims.id !== undefined) {

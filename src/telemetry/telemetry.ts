@@ -31,7 +31,6 @@ import { openEventStream } from '../http/sse.js'
 import type { KeepAliveFrames } from '../http/sse-connection.js'
 import type { Principal, PrincipalOf } from '../security/principal.js'
 import type { Security } from '../security/security.js'
-import { signToken } from '../security/tokens.js'
 import type { SecurityFile } from '../security/types.js'
 import { abortUpgrade } from '../signalk/ws-transport.js'
 import type { EndReason, StreamStats } from '../stream/connection.js'
@@ -76,8 +75,6 @@ export interface TelemetryStats extends StreamStats {
 /** Bytes of a `stream_id`: 144 random bits. */
 const STREAM_ID_BYTES = 18
 /** Lifetime of the login tokens this service signs to find a token user's view, and when to renew them. */
-const VIEW_TOKEN_LIFETIME = '1h'
-const VIEW_TOKEN_RENEW_MS = 50 * 60_000
 const UNUSED_KEEP_ALIVE: KeepAliveFrames = Object.freeze({
   rev: 0,
   raw: Buffer.alloc(0),
@@ -97,7 +94,6 @@ export class Telemetry {
   private readonly byId = new Map<string, TelemetryStream>()
   /** The unit token secret while there is no security file (generated at start, kept in memory). */
   private readonly memorySecret = randomBytes(32).toString('hex')
-  private readonly viewTokens = new Map<string, { token: string; renewAt: number }>()
   private readonly timer: NodeJS.Timeout
   private nextPingAt: number
   private readonly wss: WebSocketServer
@@ -315,10 +311,9 @@ export class Telemetry {
   }
 
   /**
-   * The view of the user or device a unit token was issued to, as Security
-   * builds it from a login token of that user (signed here, reused for an
-   * hour): 401 when the user is gone, or for a token of the no-users rule
-   * now that users exist.
+   * The view of the user or device a unit token was issued to
+   * (`Security.principalFor`): 401 when the user is gone, or for a token of
+   * the no-users rule now that users exist.
    */
   private async viewOf(sub: string): Promise<View> {
     const security = this.security
@@ -326,25 +321,9 @@ export class Telemetry {
     const gone = (why: string) =>
       new KeelsonError(Errors.BAD_UNIT_TOKEN, `The unit token is refused: ${why}; log in again`)
     if (sub === ANYONE) throw gone('it was issued while no users existed')
-    const store = security.store
-    const claims = store.findUser(sub)
-      ? { id: sub }
-      : store.findDevice(sub)
-        ? { device: sub }
-        : undefined
-    if (claims === undefined) throw gone('its user no longer exists')
-    let cached = this.viewTokens.get(sub)
-    if (cached === undefined || cached.renewAt <= Date.now()) {
-      const { token } = await signToken(store.current.secretKey, claims, VIEW_TOKEN_LIFETIME)
-      cached = { token, renewAt: Date.now() + VIEW_TOKEN_RENEW_MS }
-      this.viewTokens.set(sub, cached)
-    }
-    const request = {
-      headers: { authorization: `Bearer ${cached.token}` },
-      url: '/',
-      socket: {},
-    } as unknown as IncomingMessage
-    return (await security.principalOf(request)).view
+    const principal = security.principalFor(sub)
+    if (principal === undefined) throw gone('its user no longer exists')
+    return principal.view
   }
 
   private register(stream: TelemetryStream, principal: Principal): void {
@@ -409,7 +388,6 @@ export class Telemetry {
 
   /** The security file changed: end the streams holding units of users it no longer allows as they were. */
   private changed(before: SecurityFile, after: SecurityFile): void {
-    this.viewTokens.clear()
     const everything =
       before.secretKey !== after.secretKey ||
       JSON.stringify(before.acls ?? []) !== JSON.stringify(after.acls ?? []) ||
