@@ -28,7 +28,10 @@ export interface KeelsonOptions {
   /**
    * Bytes one connection may have queued and unsent before it counts as
    * congested: patches are then coalesced and the client's messages are no
-   * longer read until it drains. Default 256 KiB.
+   * longer read until it drains. Default 16 KiB (node's own socket
+   * high-water mark): a larger one lets a lagging client's events wait in
+   * its buffer instead of being coalesced (bench b2 p99: 1.52× the ceiling
+   * at 256 KiB, 0.98× at 16 KiB, bench/RESULTS.md).
    */
   highWaterBytes: number
   /**
@@ -124,7 +127,7 @@ export const DEFAULTS: Readonly<KeelsonOptions> = Object.freeze({
   historySize: 10_000,
   historyBytes: 64 * 1024 * 1024,
   maxSubscriptions: 1000,
-  highWaterBytes: 256 * 1024,
+  highWaterBytes: 16 * 1024,
   maxConnectionBytes: 8 * 1024 * 1024,
   detachStreams: true,
   maxConnections: 100_000,
