@@ -7,14 +7,13 @@
  * Positive controls: keelson's own page writes, so the refusals are real.
  * Skipped when Chromium is missing.
  */
-import { existsSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { HAS_CHROMIUM, launch } from '../support/browser.js'
 import { PASSWORD, type Secured, startSecured } from '../support/secured.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 /** A name the browser resolves to 127.0.0.1: a page of it is a DNS-rebinding attacker. */
 const REBOUND = 'attacker.test'
 
@@ -25,18 +24,8 @@ let running: Secured | undefined
 let page: Page | undefined
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) return
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      `--host-resolver-rules=MAP ${REBOUND} 127.0.0.1`,
-    ],
-  })
+  if (!HAS_CHROMIUM) return
+  browser = await launch([`--host-resolver-rules=MAP ${REBOUND} 127.0.0.1`])
   foreign = createServer((_req, res) => {
     res.setHeader('Content-Type', 'text/html; charset=utf-8')
     res.end('<!doctype html><title>someone else</title><p>nothing to see</p>')
@@ -131,7 +120,7 @@ async function openPage(url: string): Promise<Page> {
   return page!
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('a page of a foreign origin in Chromium', () => {
+describe.skipIf(!HAS_CHROMIUM)('a page of a foreign origin in Chromium', () => {
   it('cannot write over REST or the WebSocket while no users exist; keelson’s own page can', async () => {
     running = await startSecured()
     running.seed('navigation.speedOverGround', 3.5)

@@ -1,9 +1,7 @@
-import { existsSync } from 'node:fs'
-import { type Browser, chromium } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterEach, describe, expect, it } from 'vitest'
+import { HAS_CHROMIUM, launch } from '../support/browser.js'
 import { type Running, start } from './support.js'
-
-const CHROMIUM = '/usr/bin/chromium'
 
 let running: Running | undefined
 let browser: Browser | undefined
@@ -17,19 +15,10 @@ afterEach(async () => {
   running = undefined
 })
 
-describe.skipIf(!existsSync(CHROMIUM))('@signalk/instrumentpanel served by keelson', () => {
+describe.skipIf(!HAS_CHROMIUM)('@signalk/instrumentpanel served by keelson', () => {
   it('shows a value written into the tree', async () => {
     running = await start()
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    })
+    browser = await launch()
     const page = await browser.newPage()
     const errors: string[] = []
     page.on('pageerror', (err) => errors.push(err.message))

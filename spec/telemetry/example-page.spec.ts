@@ -3,13 +3,11 @@
  * as a page — EventSource, fetch for token, subscribe and pong — lists the
  * units, and a ticked unit's `gps` messages appear in its log.
  */
-import { existsSync } from 'node:fs'
-import { type Browser, chromium } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterEach, describe, expect, it } from 'vitest'
+import { HAS_CHROMIUM, launch } from '../support/browser.js'
 import { type Running, startServer } from '../support/server.js'
 import { fix, seedVessel, UNIT_A, UNIT_B } from './support.js'
-
-const CHROMIUM = '/usr/bin/chromium'
 
 let running: Running | undefined
 let browser: Browser | undefined
@@ -23,22 +21,13 @@ afterEach(async () => {
   running = undefined
 })
 
-describe.skipIf(!existsSync(CHROMIUM))('the fleet example page in Chromium', () => {
+describe.skipIf(!HAS_CHROMIUM)('the fleet example page in Chromium', () => {
   it('receives gps messages for a ticked unit and answers pings', async () => {
     running = await startServer({ pingIntervalMs: 200, pongTimeoutMs: 1000 })
     const { url, keelson } = running
     seedVessel(keelson.tree, UNIT_A, { ...fix(60, 25), name: 'Alfa' })
     seedVessel(keelson.tree, UNIT_B, fix(59, 24))
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    })
+    browser = await launch()
     const page = await browser.newPage()
     const errors: string[] = []
     const consoleLines: string[] = []

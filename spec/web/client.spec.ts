@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Restartable } from '../client/restartable.js'
 import { applyStep, PATH, readPath, stepArb } from '../client/steps.js'
 import { until } from '../client/until.js'
-import { HAS_CHROMIUM, launch } from './browser.js'
+import { HAS_CHROMIUM, launch } from '../support/browser.js'
 
 let browser: Browser | undefined
 

@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { Restartable } from '../client/restartable.js'
-import { artifact, HAS_CHROMIUM, launch } from './browser.js'
+import { artifact, HAS_CHROMIUM, launch } from '../support/browser.js'
 
 let browser: Browser | undefined
 let server: Restartable | undefined

@@ -1,5 +1,5 @@
 /**
- * Headless Chromium for the web specs: launched once per file, skipped where
+ * Headless Chromium for the browser specs: launched once per file, skipped where
  * /usr/bin/chromium is missing; screenshots go to spec/.artifacts/ (gitignored).
  */
 import { existsSync, mkdirSync } from 'node:fs'
@@ -20,8 +20,8 @@ export function artifact(name: string): string {
   return `${ARTIFACTS}${name}`
 }
 
-/** Launches headless Chromium. */
-export function launch(): Promise<Browser> {
+/** Launches headless Chromium (Debian's, no sandbox, no network of its own), with `extraArgs`. */
+export function launch(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -30,6 +30,7 @@ export function launch(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--no-first-run',
+      ...extraArgs,
     ],
   })
 }
