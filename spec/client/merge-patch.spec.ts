@@ -3,29 +3,7 @@ import jsonMergePatch from 'json-merge-patch'
 import { describe, expect, it } from 'vitest'
 import { applyMergePatch } from '../../src/client/merge-patch.js'
 import { documentArb, patchArb } from '../support/arbitraries.js'
-
-/** RFC 7396 Appendix A, every example: [target, patch, result]. */
-const APPENDIX_A: [unknown, unknown, unknown][] = [
-  [{ a: 'b' }, { a: 'c' }, { a: 'c' }],
-  [{ a: 'b' }, { b: 'c' }, { a: 'b', b: 'c' }],
-  [{ a: 'b' }, { a: null }, {}],
-  [{ a: 'b', b: 'c' }, { a: null }, { b: 'c' }],
-  [{ a: ['b'] }, { a: 'c' }, { a: 'c' }],
-  [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
-  [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
-  [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
-  [
-    ['a', 'b'],
-    ['c', 'd'],
-    ['c', 'd'],
-  ],
-  [{ a: 'b' }, ['c'], ['c']],
-  [{ a: 'foo' }, null, null],
-  [{ a: 'foo' }, 'bar', 'bar'],
-  [{ e: null }, { a: 1 }, { e: null, a: 1 }],
-  [[1, 2], { a: 'b', c: null }, { a: 'b' }],
-  [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
-]
+import { APPENDIX_A } from '../support/rfc7396.js'
 
 describe('applyMergePatch (RFC 7396)', () => {
   it.each(APPENDIX_A)('gives every result of Appendix A (%j + %j)', (target, patch, result) => {

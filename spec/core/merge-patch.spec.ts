@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import type { Json } from '../../src/core/json.js'
 import { applyPatch, composeEffects, type Effect } from '../../src/core/merge-patch.js'
 import { anyPatchArb, documentArb, patchArb } from '../support/arbitraries.js'
+import { APPENDIX_A } from '../support/rfc7396.js'
 
 const clone = <T>(value: T): T => structuredClone(value)
 /** RFC 7396 apply on a copy, with `null` as "no document". */
@@ -11,30 +12,7 @@ const fold = (doc: Json, patch: Json): Json =>
   applyPatch(doc === null ? undefined : clone(doc), clone(patch)).doc ?? null
 
 describe('applyPatch', () => {
-  // RFC 7396 Appendix A, every example.
-  const appendixA: [Json, Json, Json][] = [
-    [{ a: 'b' }, { a: 'c' }, { a: 'c' }],
-    [{ a: 'b' }, { b: 'c' }, { a: 'b', b: 'c' }],
-    [{ a: 'b' }, { a: null }, {}],
-    [{ a: 'b', b: 'c' }, { a: null }, { b: 'c' }],
-    [{ a: ['b'] }, { a: 'c' }, { a: 'c' }],
-    [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
-    [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
-    [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
-    [
-      ['a', 'b'],
-      ['c', 'd'],
-      ['c', 'd'],
-    ],
-    [{ a: 'b' }, ['c'], ['c']],
-    [{ a: 'foo' }, null, null],
-    [{ a: 'foo' }, 'bar', 'bar'],
-    [{ e: null }, { a: 1 }, { e: null, a: 1 }],
-    [[1, 2], { a: 'b', c: null }, { a: 'b' }],
-    [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
-  ]
-
-  it.each(appendixA)('applies RFC 7396 Appendix A: %j + %j = %j', (target, patch, result) => {
+  it.each(APPENDIX_A)('applies RFC 7396 Appendix A: %j + %j = %j', (target, patch, result) => {
     expect(fold(target, patch)).toEqual(result)
   })
 
