@@ -285,6 +285,31 @@ describe('SSE stream', () => {
     await client.until(() => client.events.length === 3)
   })
 
+  it('closes a stream whose unsent bytes would pass maxConnectionBytes, before any stall timeout', async () => {
+    // A high-water mark above the bound: the stream never counts as congested, so only the bound holds it.
+    await start({
+      highWaterBytes: 64 * 1024 * 1024,
+      maxConnectionBytes: 512 * 1024,
+      stallTimeoutMs: 60_000,
+    })
+    const { port } = new URL(running!.url)
+    const stalled = connect(Number(port), '127.0.0.1')
+    stalled.write(`GET ${API}/big HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`)
+    stalled.pause()
+    stalled.on('error', () => {})
+    clients.push({ close: () => stalled.destroy() })
+    await vi.waitUntil(() => running!.keelson.sse.size === 1)
+    const blob = 'x'.repeat(64 * 1024)
+    let maxBuffered = 0
+    for (let i = 0; i < 400 && running!.keelson.sse.size === 1; i++) {
+      await write('PATCH', '/big', { [`k${i % 8}`]: `${i}${blob}` })
+      maxBuffered = Math.max(maxBuffered, running!.keelson.sse.bufferedBytes())
+    }
+    expect(running!.keelson.sse.size).toBe(0)
+    expect(running!.keelson.sse.stats.stalledClosed).toBe(1)
+    expect(maxBuffered).toBeLessThanOrEqual(512 * 1024)
+  })
+
   it('keeps memory bounded for a client that stops reading, closes it after the stall timeout, and does not slow others', async () => {
     await start({ stallTimeoutMs: 400 })
     const { port } = new URL(running!.url)
