@@ -36,6 +36,12 @@ export interface StateTreeOptions {
   historySize?: number
   /** Estimated bytes of the changes kept for resume; default `DEFAULTS.historyBytes`. */
   historyBytes?: number
+  /**
+   * Start from a kept tree at its revision (a journal's snapshot, a
+   * cluster's): the tree is taken as is (its `self` names the self key) and
+   * `mmsi`/`uuid` are ignored. Its content must have been validated.
+   */
+  restore?: { readonly root: JsonObject; readonly rev: number }
   /** Where a listener that throws is reported; the change stands and the other listeners run. */
   onListenerError?: (err: unknown) => void
 }
@@ -59,6 +65,18 @@ export class StateTree {
     this.epoch = options.epoch ?? newEpoch()
     this.history = new History({ size: options.historySize, bytes: options.historyBytes })
     this.onListenerError = options.onListenerError ?? reportToStderr
+    if (options.restore !== undefined) {
+      const { root, rev } = options.restore
+      const self = root.self
+      if (typeof self !== 'string' || !self.startsWith('vessels.')) {
+        throw new Error('A restored tree must name its self vessel ("self": "vessels.<key>")')
+      }
+      this.selfKey = self.slice('vessels.'.length)
+      this.root = root
+      this.revision = rev
+      this.markAll(this.root)
+      return
+    }
     const vessel: JsonObject = {}
     if (options.mmsi) {
       this.selfKey = `urn:mrn:imo:mmsi:${options.mmsi}`

@@ -13,6 +13,22 @@
  * in the write they were due anyway, instead of waiting for the whole pass.
  */
 
+/**
+ * Called at the start of every flush, before any frame is written: the sync
+ * journal makes this turn's changes durable there (SPEC §9), so no stream
+ * ever carries a change a crash could still lose.
+ */
+const barriers: (() => void)[] = []
+
+/** Runs `barrier` before every flush of every batch; returns the function that removes it. */
+export function addFlushBarrier(barrier: () => void): () => void {
+  barriers.push(barrier)
+  return () => {
+    const at = barriers.indexOf(barrier)
+    if (at >= 0) barriers.splice(at, 1)
+  }
+}
+
 /** Something with frames queued for this turn. */
 export interface TurnWriter {
   flush(): void
@@ -51,6 +67,7 @@ export class TurnBatch<W extends TurnWriter> {
 
   private flush(): void {
     const dirty = this.dirty
+    for (const barrier of barriers) barrier()
     const end = Math.min(dirty.length, this.next + this.sliceSize)
     this.lastJoin = undefined
     for (let i = this.next; i < end; i++) dirty[i]!.flush()

@@ -54,6 +54,35 @@ export type Authorize = (patch: JsonObject, operation: Operation) => void
 /** Called after each applied operation, in revision order (journal, cluster, metrics). */
 export type OperationListener = (operation: Operation, change: Change) => void
 
+/**
+ * Makes applied writes durable (SPEC §9 journal): the port applies an
+ * operation at once and {@link WritePort.submit} answers only when the
+ * change's record is on disk.
+ */
+export interface Durability {
+  /** Resolves once `change` is durable; rejects (503 UNAVAILABLE) when it cannot be. */
+  whenDurable(change: Change): Promise<void>
+  /** Why writes are refused right now (a failed fsync), or undefined. */
+  refusal(): KeelsonError | undefined
+}
+
+/**
+ * Orders writes before any replica applies them (SPEC §9 cluster): the port
+ * checks an operation against this replica and hands it over; every replica,
+ * this one included, applies it when it comes back in order, through
+ * {@link WritePort.commit}.
+ */
+export interface Sequencer {
+  /**
+   * Appends a checked operation; resolves with this replica's change (or
+   * undefined: it changed nothing) once applied here, rejects with the
+   * refusal it met when applied (or 503/504 when it could not be appended).
+   */
+  append(operation: Operation): Promise<Change | undefined>
+  /** Why writes are refused right now (the log is unreachable), or undefined. */
+  refusal(): KeelsonError | undefined
+}
+
 /** Options of {@link WritePort}. */
 export interface WritePortOptions {
   /** Deepest level a write may reach from the root of the tree. Default {@link DEFAULTS}.maxDepth. */
@@ -70,6 +99,8 @@ export class WritePort {
   readonly maxDepth: number
   private readonly listeners: OperationListener[] = []
   private readonly log: Logger | undefined
+  private durability: Durability | undefined
+  private sequencer: Sequencer | undefined
 
   /** Makes the port of `tree`; throws when the tree already has one. */
   constructor(
@@ -91,8 +122,52 @@ export class WritePort {
    * Checks `operation` whole and applies it, synchronously. Returns the
    * change, or undefined when it changed nothing (no revision, no event).
    * Throws a {@link KeelsonError} for any refusal, nothing applied.
+   *
+   * With a {@link Sequencer} the operation is checked here and handed to it
+   * (applied when it comes back in order; returns undefined): the form for
+   * writers that wait for no answer (NMEA ingest, Signal K deltas).
    */
   write(operation: Operation, authorize?: Authorize): Change | undefined {
+    const refusal = this.refusal()
+    if (refusal !== undefined) throw refusal
+    if (this.sequencer !== undefined) {
+      authorize?.(this.derive(operation), operation)
+      this.sequencer.append(operation).catch((err) => {
+        this.log?.warn({ err }, 'a write handed to the log was not applied')
+      })
+      return undefined
+    }
+    return this.commit(operation, authorize)
+  }
+
+  /**
+   * {@link write} as a promise: what a transport that answers awaits. It
+   * settles when the write is acknowledged: at once with no journal or
+   * cluster, once its record is on disk with a sync journal, once this
+   * replica applied it from the cluster's log.
+   */
+  submit(operation: Operation, authorize?: Authorize): Promise<Change | undefined> {
+    try {
+      const refusal = this.refusal()
+      if (refusal !== undefined) throw refusal
+      if (this.sequencer !== undefined) {
+        authorize?.(this.derive(operation), operation)
+        return this.sequencer.append(operation)
+      }
+      const change = this.commit(operation, authorize)
+      if (change === undefined || this.durability === undefined) return Promise.resolve(change)
+      return this.durability.whenDurable(change).then(() => change)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /**
+   * Derives, checks and applies `operation` here and now, whatever the
+   * journal or cluster: what {@link write} does with neither, and how a
+   * {@link Sequencer} applies the operations of its log in order.
+   */
+  commit(operation: Operation, authorize?: Authorize): Change | undefined {
     const patch = this.derive(operation)
     authorize?.(patch, operation)
     const change = this.tree.apply(patch)
@@ -108,16 +183,19 @@ export class WritePort {
     return change
   }
 
-  /**
-   * {@link write} as a promise: what a transport awaits, so a journal in
-   * sync mode or a cluster can answer later without changing the transport.
-   */
-  submit(operation: Operation, authorize?: Authorize): Promise<Change | undefined> {
-    try {
-      return Promise.resolve(this.write(operation, authorize))
-    } catch (err) {
-      return Promise.reject(err)
-    }
+  /** Makes acknowledged writes wait for `durability` (the journal); one at a time. */
+  useDurability(durability: Durability | undefined): void {
+    this.durability = durability
+  }
+
+  /** Orders every write through `sequencer` (the cluster's log); one at a time. */
+  useSequencer(sequencer: Sequencer | undefined): void {
+    this.sequencer = sequencer
+  }
+
+  /** Why writes are refused right now (503 from the journal or the cluster), or undefined. */
+  refusal(): KeelsonError | undefined {
+    return this.sequencer?.refusal() ?? this.durability?.refusal()
   }
 
   /** Calls `listener` after every applied operation; returns the function that stops it. */

@@ -9,7 +9,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { Errors, KeelsonError } from '../core/errors.js'
 import { isObject, type Json } from '../core/json.js'
 import { parseUrlPath, type TreePath } from '../core/path.js'
-import type { StateTree } from '../core/state-tree.js'
+import type { Change, StateTree } from '../core/state-tree.js'
 import { readThrough } from '../core/view.js'
 import type { WritePort } from '../core/write-port.js'
 import { MAX_PERIOD_MS } from '../options.js'
@@ -125,8 +125,11 @@ export function createApi(
       types: PATCH_TYPES,
       allowNullMembers: true,
     })
-    await port.submit({ kind: 'merge', path: writable(path), value: body }, who.authorize)
-    written(res, who, path)
+    const change = await port.submit(
+      { kind: 'merge', path: writable(path), value: body },
+      who.authorize,
+    )
+    written(res, who, path, change)
   }
 
   async function put(
@@ -141,15 +144,23 @@ export function createApi(
       types: PUT_TYPES,
       allowNullMembers: false,
     })
-    await port.submit({ kind: 'put', path: writable(path), value: body }, who.authorize)
-    written(res, who, path)
+    const change = await port.submit(
+      { kind: 'put', path: writable(path), value: body },
+      who.authorize,
+    )
+    written(res, who, path, change)
   }
 
   /** The answer to a write: the path's new value and ETag, or 204 when it is gone. */
-  function written(res: ServerResponse, who: Principal, path: TreePath): void {
+  function written(
+    res: ServerResponse,
+    who: Principal,
+    path: TreePath,
+    change: Change | undefined,
+  ): void {
     const view = who.view
     const value = readThrough(tree, path, view)
-    res.setHeader('X-Keelson-Event-Id', tree.eventId)
+    res.setHeader('X-Keelson-Event-Id', tree.idOf(change?.rev ?? tree.rev))
     if (value === undefined) {
       res.statusCode = 204
       res.end()
@@ -165,8 +176,8 @@ export function createApi(
 
   async function remove(res: ServerResponse, who: Principal, path: TreePath): Promise<void> {
     checkWriter(who)
-    await port.submit({ kind: 'delete', path: writable(path) }, who.authorize)
-    res.setHeader('X-Keelson-Event-Id', tree.eventId)
+    const change = await port.submit({ kind: 'delete', path: writable(path) }, who.authorize)
+    res.setHeader('X-Keelson-Event-Id', tree.idOf(change?.rev ?? tree.rev))
     res.statusCode = 204
     res.end()
   }
