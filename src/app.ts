@@ -76,6 +76,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     epoch: opts.epoch,
     mmsi: opts.mmsi,
     uuid: opts.uuid,
+    restore: opts.restore,
     historySize: opts.historySize,
     historyBytes: opts.historyBytes,
     onListenerError: reportError,

@@ -3,6 +3,7 @@
  * config file and environment variables all fill this shape; no other file
  * holds a default of its own.
  */
+import type { JsonObject } from './core/json.js'
 import type { Logger } from 'pino'
 import type { SecurityStore } from './security/store.js'
 
@@ -87,6 +88,17 @@ export interface KeelsonOptions {
   uuid?: string
   /** Event-id epoch; default a new random one. */
   epoch?: string
+  /**
+   * Start from a kept tree at its revision (a journal's or a cluster's
+   * snapshot) instead of a new one; `mmsi` and `uuid` are then ignored.
+   */
+  restore?: { readonly root: JsonObject; readonly rev: number }
+  /**
+   * Where keelson keeps what it persists besides the journal (application
+   * data, resources) when there is no data dir: the state dir. With
+   * `--data-dir` the CLI passes the data dir here.
+   */
+  persistDir?: string
   /**
    * The opened security file (src/security/store.ts): users, ACLs, the token
    * secret (SPEC §8). The CLI opens `--security FILE` (default
