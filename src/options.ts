@@ -3,8 +3,9 @@
  * config file and environment variables all fill this shape; no other file
  * holds a default of its own.
  */
-import type { JsonObject } from './core/json.js'
+
 import type { Logger } from 'pino'
+import type { JsonObject } from './core/json.js'
 import type { SecurityStore } from './security/store.js'
 
 /** Options of {@link createApp}. */
