@@ -24,7 +24,7 @@ import { RateLimiter } from './security/rate-limit.js'
 import { OPEN_LOGIN_STATUS, securityRouter } from './security/routes.js'
 import { Security } from './security/security.js'
 import { metaRoute } from './signalk/meta.js'
-import { webappsRouter } from './signalk/webapps.js'
+import { defaultModuleDirs, findWebapps, webappsRouter } from './signalk/webapps.js'
 import { abortUpgrade, NO_ENDPOINT, SignalKStream } from './signalk/ws-transport.js'
 import { Streams } from './stream/streams.js'
 import { telemetryRouter } from './telemetry/routes.js'
@@ -140,7 +140,13 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   app.use(telemetryRouter(telemetry))
   // The live display at `/`, its files at `/display/*` and the client module at `/client.js`.
   app.use(webRouter())
-  app.use(webappsRouter())
+  app.use(
+    webappsRouter(
+      opts.webappDirs?.length
+        ? findWebapps([...opts.webappDirs, ...defaultModuleDirs()])
+        : undefined,
+    ),
+  )
   app.use((req, _res, next) =>
     next(new KeelsonError(Errors.NOT_FOUND, `No endpoint at ${req.path}`)),
   )

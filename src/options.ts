@@ -127,6 +127,13 @@ export interface KeelsonOptions {
   fleetFile?: string
   /** How often the fleet file is checked for changes, ms. Default 1000. */
   fleetPollMs: number
+  /**
+   * More `node_modules` directories to find Signal K webapps in, searched
+   * before the working directory's and keelson's own (src/signalk/webapps.ts):
+   * apps installed elsewhere, as the app specs install KIP and Freeboard-SK.
+   * Default none.
+   */
+  webappDirs?: string[]
   /** The pino logger; default a silent one. */
   logger?: Logger
 }
