@@ -23,6 +23,19 @@ describe('StateTree', () => {
     })
   })
 
+  it('restores a kept tree at its revision and epoch: ids and versions go on from there', () => {
+    const kept = new StateTree({ mmsi: '230123456' })
+    WritePort.of(kept).patch(at(kept, '/vessels/self/name'), 'Kept')
+    const root = structuredClone(kept.get(at(kept, '/'))) as JsonObject
+    const tree = new StateTree({ restore: { root, rev: 41 }, epoch: 'abc' })
+    expect(tree.selfKey).toBe('urn:mrn:imo:mmsi:230123456')
+    expect(tree.rev).toBe(41)
+    expect(tree.eventId).toBe('abc.41')
+    expect(tree.get(at(tree, '/vessels/self/name'))).toBe('Kept')
+    expect(WritePort.of(tree).patch(at(tree, '/vessels/self/name'), 'Next')?.rev).toBe(42)
+    expect(() => new StateTree({ restore: { root: {}, rev: 0 } })).toThrow(/self vessel/)
+  })
+
   it('uses an MMSI self key when an MMSI is configured', () => {
     const tree = new StateTree({ mmsi: '230123456' })
     expect(tree.selfKey).toBe('urn:mrn:imo:mmsi:230123456')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SLICE_SIZE, TurnBatch, type TurnWriter } from '../../src/core/turn-batch.js'
+import { addFlushBarrier, SLICE_SIZE, TurnBatch, type TurnWriter } from '../../src/core/turn-batch.js'
 
 /** One event-loop turn: an immediate queued now runs after the ones queued before it. */
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
@@ -28,6 +28,18 @@ describe('TurnBatch', () => {
     expect(log).toEqual(['w0', 'w1', 'w2'])
     await turn()
     expect(log).toHaveLength(3)
+  })
+
+  it('runs every flush barrier before any writer of a flush writes (where the sync journal fsyncs)', async () => {
+    const log: string[] = []
+    const remove = addFlushBarrier(() => log.push('barrier'))
+    const batch = new TurnBatch<Writer>()
+    for (const w of writers(2, log)) batch.markDirty(w)
+    await turn()
+    remove()
+    batch.markDirty(new Writer('later', log))
+    await turn()
+    expect(log).toEqual(['barrier', 'w0', 'w1', 'later'])
   })
 
   it('writes a large batch in slices, one per turn, so work arriving meanwhile runs between them', async () => {

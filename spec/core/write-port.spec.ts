@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { KeelsonError } from '../../src/core/errors.js'
+import { Errors, KeelsonError } from '../../src/core/errors.js'
 import { parseUrlPath } from '../../src/core/path.js'
 import { StateTree } from '../../src/core/state-tree.js'
 import { type Operation, WritePort } from '../../src/core/write-port.js'
@@ -135,5 +135,68 @@ describe('WritePort', () => {
     expect(tree.rev).toBe(1)
     expect(later).toHaveBeenCalledTimes(1)
     expect(onListenerError).toHaveBeenCalledTimes(1)
+  })
+
+  it('answers a submitted write only once its durability says so, and refuses writes while it refuses', async () => {
+    const { tree, writes } = port()
+    const pending: (() => void)[] = []
+    let broken: KeelsonError | undefined
+    writes.useDurability({
+      whenDurable: () => new Promise<void>((resolve) => pending.push(resolve)),
+      refusal: () => broken,
+    })
+    let answered = false
+    const submitted = writes.submit({ kind: 'merge', path: ['a'], value: 1 }).then((change) => {
+      answered = true
+      return change
+    })
+    await new Promise((resolve) => setImmediate(resolve))
+    // Applied at once (readers see it), answered only when durable.
+    expect(tree.rev).toBe(1)
+    expect(answered).toBe(false)
+    pending.shift()!()
+    expect((await submitted)?.rev).toBe(1)
+    // A write that changes nothing waits for nothing.
+    await expect(writes.submit({ kind: 'merge', path: ['a'], value: 1 })).resolves.toBeUndefined()
+    broken = new KeelsonError(Errors.UNAVAILABLE)
+    await expect(writes.submit({ kind: 'merge', path: ['b'], value: 1 })).rejects.toMatchObject({
+      status: 503,
+    })
+    expect(refusal(() => writes.write({ kind: 'merge', path: ['b'], value: 1 }))).toBe(
+      'KEELSON_ERR_UNAVAILABLE',
+    )
+    expect(tree.rev).toBe(1)
+  })
+
+  it('with a sequencer, checks a write here, hands the operation over and applies it only when it comes back', async () => {
+    const { tree, writes } = port()
+    const log: Operation[] = []
+    const waiting: ((change: ReturnType<WritePort['commit']>) => void)[] = []
+    writes.useSequencer({
+      append: (operation) => {
+        log.push(operation)
+        return new Promise((resolve) => waiting.push(resolve))
+      },
+      refusal: () => undefined,
+    })
+    // Refused here, never appended.
+    await expect(writes.submit({ kind: 'delete', path: ['nothing'] })).rejects.toMatchObject({
+      code: 'KEELSON_ERR_PATH_NOT_FOUND',
+    })
+    expect(refusal(() => writes.write({ kind: 'merge', path: ['a'], value: Number.NaN }))).toBe(
+      'KEELSON_ERR_NOT_FINITE',
+    )
+    const authorize = vi.fn()
+    const submitted = writes.submit({ kind: 'merge', path: ['a'], value: 1 }, authorize)
+    expect(writes.write({ kind: 'merge', path: ['b'], value: 2 })).toBeUndefined()
+    expect(authorize).toHaveBeenCalledWith({ a: 1 }, log[0])
+    expect(log.map((op) => op.kind)).toEqual(['merge', 'merge'])
+    expect(tree.rev).toBe(0)
+    // The log's reader applies each entry in order through commit().
+    waiting.shift()!(writes.commit(log[0]!))
+    expect((await submitted)?.rev).toBe(1)
+    writes.commit(log[1]!)
+    expect(tree.get(parseUrlPath('/b'))).toBe(2)
+    expect(tree.rev).toBe(2)
   })
 })

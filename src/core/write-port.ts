@@ -131,7 +131,7 @@ export class WritePort {
     const refusal = this.refusal()
     if (refusal !== undefined) throw refusal
     if (this.sequencer !== undefined) {
-      authorize?.(this.derive(operation), operation)
+      this.check(operation, authorize)
       this.sequencer.append(operation).catch((err) => {
         this.log?.warn({ err }, 'a write handed to the log was not applied')
       })
@@ -151,7 +151,7 @@ export class WritePort {
       const refusal = this.refusal()
       if (refusal !== undefined) throw refusal
       if (this.sequencer !== undefined) {
-        authorize?.(this.derive(operation), operation)
+        this.check(operation, authorize)
         return this.sequencer.append(operation)
       }
       const change = this.commit(operation, authorize)
@@ -181,6 +181,12 @@ export class WritePort {
       }
     }
     return change
+  }
+
+  /** Derives and authorizes `operation` against this replica, applying nothing; throws its refusal. */
+  private check(operation: Operation, authorize: Authorize | undefined): void {
+    const patch = this.derive(operation)
+    authorize?.(patch, operation)
   }
 
   /** Makes acknowledged writes wait for `durability` (the journal); one at a time. */
