@@ -4,6 +4,7 @@
  */
 
 import type { RequestListener, Server } from 'node:http'
+import { join } from 'node:path'
 import express from 'express'
 import pino, { type Logger } from 'pino'
 import { Errors, KeelsonError } from './core/errors.js'
@@ -11,25 +12,38 @@ import { Hub } from './core/hub.js'
 import { Scheduler } from './core/scheduler.js'
 import { SIGNALK_VERSION, StateTree } from './core/state-tree.js'
 import { WritePort } from './core/write-port.js'
+import { Course } from './course/course.js'
+import { COURSE_FILE } from './course/course-file.js'
+import { COURSE_API_PATH, courseRouter } from './course/routes.js'
 import { createApiFastPath } from './http/fast-path.js'
 import { cors } from './http/guard.js'
 import { createMetrics, type Metrics } from './http/metrics.js'
 import { answerError, problemHandler } from './http/problem.js'
+import { Journal } from './journal/journal.js'
 import { createApi, createApiRouter } from './http/rest.js'
 import { hookServer } from './http/server-hooks.js'
+import { createSnapshotReader } from './http/snapshot.js'
 import { behindStream, SseTransport } from './http/sse.js'
+import { SsePlayback } from './http/sse-playback.js'
+import { TimeTravelGate } from './http/time-query.js'
 import { DEFAULTS, type KeelsonOptions } from './options.js'
 import { openPrincipal, type PrincipalOf } from './security/principal.js'
 import { RateLimiter } from './security/rate-limit.js'
+import { resourcesRouter } from './resources/routes.js'
+import { ResourceStore } from './resources/store.js'
 import { OPEN_LOGIN_STATUS, securityRouter } from './security/routes.js'
 import { Security } from './security/security.js'
 import { metaRoute } from './signalk/meta.js'
+import { SignalKPlayback } from './signalk/playback.js'
+import { PutRequests } from './signalk/put-request.js'
+import { Requests } from './signalk/requests.js'
+import { type SignalKApiId, serverApisRouter } from './signalk/server-apis.js'
 import { defaultModuleDirs, findWebapps, webappsRouter } from './signalk/webapps.js'
 import { abortUpgrade, NO_ENDPOINT, SignalKStream } from './signalk/ws-transport.js'
 import { Streams } from './stream/streams.js'
 import { telemetryRouter } from './telemetry/routes.js'
 import { Telemetry } from './telemetry/telemetry.js'
-import { VERSION } from './version.js'
+import { SIGNALK_SERVER_VERSION } from './version.js'
 import { webRouter } from './web/routes.js'
 
 /** A built keelson server. */
@@ -55,6 +69,24 @@ export interface Keelson {
   readonly metrics: Metrics
   readonly log: Logger
   /**
+   * The v2 resources API's store (SPEC §11, src/resources/store.ts): routes,
+   * waypoints, notes, regions, charts and custom types, kept in
+   * `<persistDir>/resources`. The course API resolves hrefs with `resources.resolve`.
+   */
+  readonly resources: ResourceStore
+  /**
+   * The self vessel's course (SPEC §11, src/course): the v2 course API's
+   * state, kept in `<persistDir>/course.json`, and its calculated values.
+   */
+  readonly course: Course
+  /**
+   * The durable journal of `--data-dir` (SPEC §9, src/journal/journal.ts),
+   * undefined without a data dir. Time travel (the snapshot API and the
+   * playbacks) reads the past through `keelson.journal.timeTravel`
+   * (src/journal/time-travel.ts).
+   */
+  readonly journal?: Journal
+  /**
    * Hooks the server's WebSocket upgrades and its malformed-request and
    * `Expect: 100-continue` handling (call once, after `http.createServer(app)`).
    */
@@ -72,16 +104,26 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   const opts: KeelsonOptions = { ...DEFAULTS, ...options }
   const log = opts.logger ?? pino({ level: 'silent' })
   const reportError = (err: unknown): void => log.error({ err }, 'a subscriber failed; contained')
+  // The journal is read before the tree exists: the tree starts from its checkpoint and epoch.
+  const journal = opts.dataDir === undefined ? undefined : openJournal(opts, log)
   const tree = new StateTree({
-    epoch: opts.epoch,
+    epoch: journal?.epoch ?? opts.epoch,
     mmsi: opts.mmsi,
     uuid: opts.uuid,
-    restore: opts.restore,
+    restore: journal?.restore ?? opts.restore,
     historySize: opts.historySize,
     historyBytes: opts.historyBytes,
     onListenerError: reportError,
   })
   const writes = new WritePort(tree, { maxDepth: opts.maxDepth, log })
+  // Replays the records after the checkpoint, then listens to the tree before the hub does:
+  // a change is recorded (and, in sync mode, on disk) before any stream can carry it.
+  try {
+    journal?.attach(tree, writes)
+  } catch (err) {
+    journal?.close()
+    throw err
+  }
   const hub = new Hub(tree, { onError: reportError })
   const scheduler = new Scheduler()
   const streams = new Streams(tree, hub, scheduler, opts, log)
@@ -96,7 +138,29 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
       ? undefined
       : new Security(opts.security, tree, policy, attempts, streams, log)
   const principalOf: PrincipalOf = security?.principalOf ?? ((req) => openPrincipal(req, policy))
+  // Signal K PUT requests (SPEC §11) on both transports, their replies kept for /signalk/v1/requests.
+  const requests = new Requests()
+  const putRequests = new PutRequests(writes, requests, log)
+  // The Signal K APIs this server answers (/signalk/v2/features): each one wired adds its id.
+  const signalkApis: SignalKApiId[] = []
+  // The v2 resources API: read from persistDir now, into the tree through the port.
+  const resources = new ResourceStore(writes, {
+    ...opts,
+    ...(opts.persistDir !== undefined && { dir: join(opts.persistDir, 'resources') }),
+    log,
+  })
+  signalkApis.push('resources')
+  // The v2 course API: its state from persistDir, its values at coursePeriodMs while a course is set.
+  const course = new Course(writes, {
+    resources,
+    scheduler,
+    log,
+    periodMs: opts.coursePeriodMs,
+    ...(opts.persistDir !== undefined && { file: join(opts.persistDir, COURSE_FILE) }),
+  })
+  signalkApis.push('course')
   const signalk = new SignalKStream(streams, writes, {
+    putRequests,
     maxBodyBytes: opts.maxBodyBytes,
     principalOf,
     ...(security !== undefined && {
@@ -108,7 +172,18 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   const telemetry = new Telemetry(streams, opts, security, principalOf)
   metrics.addTransport('telemetry', telemetry)
 
-  const api = createApi(writes, sse, opts, principalOf)
+  // Time travel (SPEC §9): the snapshot API, SSE playback and the Signal K playback read the journal.
+  const pastGate = new TimeTravelGate(() => journal?.timeTravel, opts.maxTimeTravel)
+  const playback = new SignalKPlayback(streams, pastGate, {
+    maxBodyBytes: opts.maxBodyBytes,
+    principalOf,
+    stats: signalk.stats,
+  })
+  const timeTravel = {
+    snapshot: createSnapshotReader(tree, pastGate, opts.maxDepth),
+    playback: new SsePlayback(sse, tree, pastGate),
+  }
+  const api = createApi(writes, sse, opts, principalOf, timeTravel, putRequests)
   const app = express()
   app.disable('x-powered-by')
   app.disable('etag')
@@ -125,13 +200,24 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
           'signalk-ws': `${ws}://${host}/signalk/v1/stream`,
         },
       },
-      server: { id: 'keelson', version: VERSION },
+      // signalk-server's version, which apps gate features on (src/version.ts); the hello sends it too.
+      server: { id: 'keelson', version: SIGNALK_SERVER_VERSION },
     })
   })
+  app.use(
+    serverApisRouter({
+      apis: () => signalkApis,
+      requests,
+      passUnknownRequests: security !== undefined,
+    }),
+  )
   if (security !== undefined) app.use(securityRouter(security, opts))
   else app.get('/skServer/loginStatus', (_req, res) => void res.json(OPEN_LOGIN_STATUS))
   app.use('/signalk/v1/api', metaRoute(tree, opts.maxDepth, principalOf))
   app.use('/signalk/v1/api', createApiRouter(api))
+  // /signalk/v2/api/resources and /plugins/resources-provider/_config (src/resources/routes.ts).
+  app.use(resourcesRouter(resources, principalOf, opts))
+  app.use(COURSE_API_PATH, courseRouter(course, { ...opts, principalOf }))
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', revision: tree.rev, streams: streams.size })
   })
@@ -164,6 +250,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
       }
     },
     tree,
+    journal,
     writes,
     hub,
     streams,
@@ -172,12 +259,15 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     telemetry,
     metrics,
     log,
+    resources,
+    course,
     attach(server) {
       hookServer(server, opts, log, metrics)
       server.on('upgrade', (req, socket, head) => {
         // Nothing a request holds may throw out of this listener: node would crash the process.
         try {
           if (signalk.handleUpgrade(req, socket, head)) return
+          if (playback.handleUpgrade(req, socket, head)) return
           if (telemetry.handleUpgrade(req, socket, head)) return
           abortUpgrade(socket, NO_ENDPOINT(req.url ?? ''))
         } catch (err) {
@@ -194,8 +284,27 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
       telemetry.close()
       streams.close()
       signalk.close()
+      playback.close()
+      void course.close()
       scheduler.close()
       metrics.close()
+      // Last: writes made while the rest closed are recorded too.
+      journal?.close()
     },
   }
+}
+
+/** Opens `--data-dir`'s journal with the options of {@link createApp}. */
+function openJournal(opts: KeelsonOptions, log: Logger): Journal {
+  return Journal.open({
+    dir: opts.dataDir!,
+    mode: opts.journal,
+    retentionMs: opts.retentionMs,
+    historySize: opts.historySize,
+    segmentBytes: opts.journalSegmentBytes,
+    segmentMs: opts.journalSegmentMs,
+    checkpointBytes: opts.journalCheckpointBytes,
+    groupCommit: opts.journalGroupCommit,
+    log,
+  })
 }

@@ -134,12 +134,70 @@ export interface KeelsonOptions {
    * Default none.
    */
   webappDirs?: string[]
+  /**
+   * Time-travel work at once (SPEC §9): snapshot reads in progress and
+   * playbacks (SSE or WebSocket) still replaying, each holding a copy of
+   * the past tree (the part it reads); one past it is answered 429 with
+   * `Retry-After`. A playback that went live no longer counts. Default 64.
+   */
+  maxTimeTravel: number
+  /**
+   * Cluster mode (SPEC §9, src/cluster): how often a node stores its replica
+   * in Redis as the snapshot a new node starts from (only when no node did
+   * within this period), and trims the stream behind it, ms. Default 10000.
+   */
+  clusterSnapshotMs: number
+  /** Cluster mode: the prefix of the Redis keys of one cluster. Default `keelson`. */
+  clusterKey: string
+  /** Resources one type of the v2 resources API may hold (SPEC §11). Default 10000. */
+  maxResourcesPerType: number
+  /** Bytes (as JSON) all resources of the v2 resources API may hold together. Default 32 MiB. */
+  maxResourceBytes: number
+  /** Custom resource types that may be registered (SPEC §11). Default 32. */
+  maxResourceTypes: number
+  /**
+   * Period of the course's calculated values (`navigation.course.calcValues`,
+   * SPEC §11) while a destination is set, ms. Default 1000 (1 Hz).
+   */
+  coursePeriodMs: number
+  /**
+   * The data dir (SPEC §9, src/journal/): a snapshot plus an append-only
+   * journal of every change, so the tree, its revision and epoch survive a
+   * restart and a `kill -9`. Default none: the tree lives in memory only.
+   */
+  dataDir?: string
+  /**
+   * `sync`: a write is answered once its record is fsynced (the writes of
+   * one event-loop turn share one fdatasync); `async`: fsync at most every
+   * second, a power cut can lose up to a second. Default `sync`.
+   */
+  journal: 'sync' | 'async'
+  /** How long the journal keeps the past for time travel, ms (SPEC §9). Default 7 days. */
+  retentionMs: number
+  /** A journal segment is closed past this size, bytes. Default 64 MiB. */
+  journalSegmentBytes: number
+  /** A journal segment is closed past this age, ms (retention removes whole segments). Default 1 h. */
+  journalSegmentMs: number
+  /**
+   * A checkpoint (the whole tree, written by a worker thread) after this
+   * many bytes of journal, or the tree's own size when larger: what time
+   * travel replays at most (bench/journal.ts). Default 1 MiB.
+   */
+  journalCheckpointBytes: number
+  /** false fsyncs after every record instead of once per turn: for bench/journal.ts only. Default true. */
+  journalGroupCommit: boolean
   /** The pino logger; default a silent one. */
   logger?: Logger
 }
 
 /** The defaults of {@link KeelsonOptions}. */
 export const DEFAULTS: Readonly<KeelsonOptions> = Object.freeze({
+  journal: 'sync',
+  retentionMs: 7 * 86_400_000,
+  journalSegmentBytes: 64 * 1024 * 1024,
+  journalSegmentMs: 3_600_000,
+  journalCheckpointBytes: 1024 * 1024,
+  journalGroupCommit: true,
   keepAliveMs: 15_000,
   stallTimeoutMs: 30_000,
   maxBodyBytes: 1024 * 1024,
@@ -160,6 +218,13 @@ export const DEFAULTS: Readonly<KeelsonOptions> = Object.freeze({
   pongTimeoutMs: 45_000,
   unitTokenTtlMs: 3_600_000,
   fleetPollMs: 1000,
+  maxResourcesPerType: 10_000,
+  maxResourceBytes: 32 * 1024 * 1024,
+  maxResourceTypes: 32,
+  clusterSnapshotMs: 10_000,
+  clusterKey: 'keelson',
+  maxTimeTravel: 64,
+  coursePeriodMs: 1000,
 })
 
 /** The default TCP port of the CLI. */
@@ -170,6 +235,27 @@ export const DEFAULT_NMEA_UDP_PORT = 10110
 
 /** Longest `minPeriod`, `period` and similar durations a client may ask for, ms (24 h). */
 export const MAX_PERIOD_MS = 86_400_000
+
+/**
+ * Signal K requests (PUT requests, SPEC §11) whose state `GET
+ * /signalk/v1/requests/:id` can still return: at most `count`, none older
+ * than `ageMs` (signalk-server forgets them after an hour).
+ */
+export const REQUESTS_KEPT = Object.freeze({ count: 1000, ageMs: 3_600_000 })
+
+/**
+ * Largest arrival circle the course API takes, metres (100 nautical miles):
+ * past it every course would have arrived as it starts.
+ */
+export const MAX_ARRIVAL_CIRCLE_M = 185_200
+
+/**
+ * Slowest and fastest `playbackRate` of a playback (SPEC §9): 1 is the
+ * recorded pace, 2 twice as fast. Past the fastest, waits shorter than a
+ * microsecond mean nothing; below the slowest, a minute of the voyage takes
+ * more than a day to play.
+ */
+export const PLAYBACK_RATES = Object.freeze({ min: 0.001, max: 1_000_000 })
 
 /**
  * How often streams are checked for a stall: a quarter of the stall timeout,

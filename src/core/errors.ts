@@ -155,9 +155,90 @@ export const Errors = Object.freeze({
     404,
     'No telemetry stream of this id is open: connect to /sse/telemetry/connect and use the stream_id it sends',
   ),
+  BAD_TIME: kind(
+    'BAD_TIME',
+    400,
+    'The time is not valid: give an ISO 8601 time with a zone, such as 2026-12-02T10:00:00Z, and not in the future',
+  ),
+  NOT_RETAINED: kind(
+    'NOT_RETAINED',
+    404,
+    'Nothing is retained that far back (--retention, default 7 days); ask for a later time',
+  ),
+  NO_HISTORY: kind(
+    'NO_HISTORY',
+    501,
+    'Time travel needs a journal: start keelson with --data-dir DIR',
+  ),
+  RESOURCE_TYPE_NOT_FOUND: kind(
+    'RESOURCE_TYPE_NOT_FOUND',
+    404,
+    'No resource type of this name is served: use routes, waypoints, notes, regions, charts or register a custom type with POST /plugins/resources-provider/_config/<type>',
+  ),
+  RESOURCE_NOT_FOUND: kind('RESOURCE_NOT_FOUND', 404, 'No resource of this id is stored'),
+  BAD_RESOURCE: kind(
+    'BAD_RESOURCE',
+    400,
+    "The resource does not match its Signal K schema: a waypoint's feature has a Point geometry, a route's a LineString of 2 points or more, a region's a Polygon or MultiPolygon, [longitude, latitude] in degrees",
+  ),
+  BAD_RESOURCE_ID: kind(
+    'BAD_RESOURCE_ID',
+    400,
+    'The resource id is not valid: a UUID v4 for routes, waypoints, notes and regions, 8 to 128 of A-Z a-z 0-9 _ - for charts, 1 to 128 of them for custom types',
+  ),
+  BAD_RESOURCE_TYPE: kind(
+    'BAD_RESOURCE_TYPE',
+    400,
+    'A custom resource type name is 1 to 64 letters, digits, "_" or "-", starting with a letter, and not a standard type',
+  ),
+  RESOURCE_TYPE_EXISTS: kind(
+    'RESOURCE_TYPE_EXISTS',
+    409,
+    'A resource type of this name (in any letter case) already exists',
+  ),
+  RESOURCES_FULL: kind(
+    'RESOURCES_FULL',
+    507,
+    'The resource store holds as much as allowed (resources per type, total bytes or custom types); delete some first',
+  ),
+  BAD_PUT_REQUEST: kind(
+    'BAD_PUT_REQUEST',
+    400,
+    'The PUT request is malformed: send {"requestId","context","put":{"path","value"}} on the WebSocket, or a body of exactly {"value"} (optionally "source") to PUT /signalk/v1/api/vessels/<id>/<path>',
+  ),
+  REQUEST_NOT_FOUND: kind(
+    'REQUEST_NOT_FOUND',
+    404,
+    'No request of this id is known: it was never made here, or it is older than an hour',
+  ),
+  BAD_COURSE: kind(
+    'BAD_COURSE',
+    400,
+    'The course request is refused: a destination is {"position":{"latitude","longitude"}} or {"href":"/resources/waypoints/<id>"}, a route {"href":"/resources/routes/<id>","pointIndex"?,"reverse"?}, an arrival circle {"value"} in metres',
+  ),
+  COURSE_NOT_ACTIVE: kind(
+    'COURSE_NOT_ACTIVE',
+    400,
+    'No destination or route is active: set one with PUT .../navigation/course/destination or .../activeRoute first',
+  ),
+  COURSE_NO_POSITION: kind(
+    'COURSE_NO_POSITION',
+    400,
+    "The vessel's position (navigation.position) is unknown: a course starts from it",
+  ),
+  COURSE_HREF_NOT_FOUND: kind(
+    'COURSE_HREF_NOT_FOUND',
+    404,
+    'The href names no stored waypoint or route: create it with the v2 resources API first',
+  ),
   NOT_FOUND: kind('NOT_FOUND', 404, 'No such endpoint'),
   INTERNAL: kind('INTERNAL', 500, 'Internal server error'),
   UNAVAILABLE: kind('UNAVAILABLE', 503, 'The server cannot take writes right now; retry later'),
+  APPEND_UNKNOWN: kind(
+    'APPEND_UNKNOWN',
+    504,
+    'The cluster log (Redis) did not confirm this write: it may or may not be applied; read before retrying',
+  ),
 })
 
 /** An error from the table, with a detail for this occurrence. */

@@ -1,14 +1,37 @@
 /**
  * The resources of the Signal K v2 resources API (SPEC §11): routes,
  * waypoints, notes, regions, charts and registered custom types, each a map
- * of id to resource. This is what other parts read (the course API resolves
- * a destination's `href` here); the HTTP routes (src/resources/routes.ts)
- * are the only writers.
+ * of id to resource, checked against Signal K's schemas (src/resources/schema.ts),
+ * kept on disk (src/resources/files.ts) and mirrored into the tree.
+ *
+ * The store is the truth of what is saved; the tree holds a copy so every
+ * stream sees each change: every write is a Signal K delta on
+ * `resources.<type>.<id>` in the self vessel's context, as signalk-server's
+ * resources API sends it (a removal deletes that leaf, which the WebSocket
+ * sends as a null value, as signalk-server does). The tree write goes through
+ * the write port with the writer's ACL check and is awaited before the file
+ * is written; when the file cannot be written the tree is put back and the
+ * write refused, so a refused write leaves nothing applied. Writes are
+ * applied one at a time.
+ *
+ * Other parts read it: the course API resolves a destination's `href` with
+ * {@link ResourceStore.resolve}.
  *
  * @see https://signalk.org/specification/1.7.0/doc/resources.html
- * @see https://demo.signalk.io/documentation/Developing/REST_APIs/Resources_API.html
+ * @see https://github.com/SignalK/signalk-server/blob/master/src/api/resources/index.ts
  */
-import type { JsonObject } from '../core/json.js'
+import type { Logger } from 'pino'
+import { Errors, KeelsonError } from '../core/errors.js'
+import { isObject, type Json, type JsonObject, stripNulls } from '../core/json.js'
+import type { TreePath } from '../core/path.js'
+import type { StateTree } from '../core/state-tree.js'
+import { parseJson } from '../core/validate.js'
+import { readThrough, type View } from '../core/view.js'
+import type { Authorize, Operation, WritePort } from '../core/write-port.js'
+import type { KeelsonOptions } from '../options.js'
+import { type CustomType, ResourceFiles } from './files.js'
+import { type ListQuery, passes } from './filter.js'
+import { checkId, checkResource, isValidId } from './schema.js'
 
 /** The types every server has (signalk-server's `SIGNALKRESOURCETYPES`). */
 export const STANDARD_TYPES: readonly string[] = Object.freeze([
@@ -18,6 +41,18 @@ export const STANDARD_TYPES: readonly string[] = Object.freeze([
   'regions',
   'charts',
 ])
+
+/** The `$source` of resources, in lists and in the tree: signalk-server's built-in provider. */
+export const RESOURCE_SOURCE = 'resources-provider'
+
+/**
+ * Tree levels above a resource's body: `vessels`, the self key, `resources`,
+ * the type, the id and the leaf's `value`. A body may nest `maxDepth` less these.
+ */
+export const LEVELS_ABOVE_BODY = 6
+
+/** A custom type's name: safe as a folder name and as one key of a dot path. */
+const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/
 
 /** A resource named by its type and id, as an href names it. */
 export interface ResourceRef {
@@ -41,13 +76,53 @@ export function parseHref(href: unknown): ResourceRef | undefined {
   }
 }
 
+/** One stored resource. */
+interface Entry {
+  readonly value: JsonObject
+  /** ISO 8601 time of its last change. */
+  readonly timestamp: string
+  /** Its size as JSON, counted against `maxResourceBytes`. */
+  readonly bytes: number
+}
+
+/** Options of {@link ResourceStore}. */
+export type ResourceStoreOptions = Pick<
+  KeelsonOptions,
+  'maxResourcesPerType' | 'maxResourceBytes' | 'maxResourceTypes' | 'maxBodyBytes' | 'maxDepth'
+> & {
+  /** The folder of resource files (`<persistDir>/resources`); undefined: kept in memory only. */
+  readonly dir?: string
+  readonly log?: Logger
+}
+
 /** The resources this server holds, by type and id. */
 export class ResourceStore {
-  protected readonly byType = new Map<string, Map<string, JsonObject>>()
+  private readonly byType = new Map<string, Map<string, Entry>>()
+  /** Registered custom types in registration order, with their descriptions. */
+  private readonly custom: CustomType[] = []
+  private readonly files: ResourceFiles | undefined
+  private readonly tree: StateTree
+  private totalBytes = 0
+  /** The last write in progress: writes run one after another. */
+  private tail: Promise<unknown> = Promise.resolve()
+
+  /**
+   * Opens the store, reading what `options.dir` holds (synchronously: at
+   * start-up) and writing it into the tree through `writes`.
+   */
+  constructor(
+    private readonly writes: WritePort,
+    private readonly options: ResourceStoreOptions,
+  ) {
+    this.tree = writes.tree
+    this.files = options.dir === undefined ? undefined : new ResourceFiles(options.dir)
+    for (const type of STANDARD_TYPES) this.byType.set(type, new Map())
+    this.load()
+  }
 
   /** The resource `id` of `type`, or undefined. Do not mutate it: it is the stored object. */
   get(type: string, id: string): JsonObject | undefined {
-    return this.byType.get(type)?.get(id)
+    return this.byType.get(type)?.get(id)?.value
   }
 
   /**
@@ -61,4 +136,362 @@ export class ResourceStore {
     const value = this.get(ref.type, ref.id)
     return value === undefined ? undefined : { ...ref, value }
   }
+
+  /** The types served: the five standard ones, then the registered custom types. */
+  types(): string[] {
+    return [...this.byType.keys()]
+  }
+
+  /** True when `type` is served. */
+  has(type: string): boolean {
+    return this.byType.has(type)
+  }
+
+  /** Throws RESOURCE_TYPE_NOT_FOUND unless `type` is served. */
+  requireType(type: string): void {
+    this.entries(type)
+  }
+
+  /** The registered custom types with their descriptions. */
+  customTypes(): readonly CustomType[] {
+    return this.custom
+  }
+
+  /**
+   * The resources of `type` that `view` may read and that pass `query`, in
+   * id order, keyed by id, each with its `timestamp` and `$source` (the
+   * shape of signalk-server's list). Throws RESOURCE_TYPE_NOT_FOUND.
+   */
+  list(type: string, query: ListQuery, view: View): JsonObject {
+    const entries = this.entries(type)
+    if (query.distance !== undefined && query.position === undefined) {
+      const own = this.selfPosition(view)
+      if (own !== undefined) query = { ...query, position: own }
+    }
+    const out: JsonObject = {}
+    let count = 0
+    for (const id of [...entries.keys()].sort()) {
+      if (query.limit !== undefined && count >= query.limit) break
+      const entry = entries.get(id)!
+      if (!passes(entry.value, type, query)) continue
+      const value = this.visible(view, type, id, entry)
+      if (value === undefined) continue
+      out[id] = value
+      count++
+    }
+    return out
+  }
+
+  /**
+   * The resource `id` of `type` as `view` may read it, with `timestamp` and
+   * `$source`. Throws RESOURCE_TYPE_NOT_FOUND, RESOURCE_NOT_FOUND, FORBIDDEN.
+   */
+  read(type: string, id: string, view: View): JsonObject {
+    const entry = this.entries(type).get(id)
+    if (entry === undefined) throw notFound(type, id)
+    const value = this.visible(view, type, id, entry)
+    if (value === undefined)
+      throw new KeelsonError(Errors.FORBIDDEN, `You may not read ${type}/${id}`)
+    return value
+  }
+
+  /**
+   * Saves `value` as the resource `id` of `type` (a new one or a
+   * replacement), after checking the id and the body against the type's
+   * schema, the store's bounds and `authorize` (the writer's ACLs, on
+   * `resources.<type>.<id>`). Resolves true when it was new. Rejects with a
+   * {@link KeelsonError}, nothing applied.
+   */
+  async set(type: string, id: string, value: Json, authorize?: Authorize): Promise<boolean> {
+    const entries = this.entries(type)
+    const standard = STANDARD_TYPES.includes(type)
+    checkId(type, id, standard)
+    const body = isObject(value) ? (stripNulls(value) as JsonObject) : value
+    checkResource(type, body)
+    const text = JSON.stringify(body)
+    const bytes = Buffer.byteLength(text)
+    return this.serial(async () => {
+      const before = entries.get(id)
+      if (before === undefined && entries.size >= this.options.maxResourcesPerType) {
+        throw new KeelsonError(
+          Errors.RESOURCES_FULL,
+          `${type} holds ${entries.size} resources, the most allowed (maxResourcesPerType)`,
+        )
+      }
+      if (this.totalBytes - (before?.bytes ?? 0) + bytes > this.options.maxResourceBytes) {
+        throw new KeelsonError(
+          Errors.RESOURCES_FULL,
+          `The resources would pass ${this.options.maxResourceBytes} bytes (maxResourceBytes)`,
+        )
+      }
+      const timestamp = new Date().toISOString()
+      await this.writes.submit(setOperation(type, id, body, timestamp), authorize)
+      if (this.files !== undefined) {
+        try {
+          await this.files.write(type, id, text)
+        } catch (err) {
+          await this.putBack(type, id, before)
+          throw notSaved(err, this.options.log)
+        }
+      }
+      entries.set(id, { value: body, timestamp, bytes })
+      this.totalBytes += bytes - (before?.bytes ?? 0)
+      return before === undefined
+    })
+  }
+
+  /**
+   * Removes the resource `id` of `type` when `authorize` allows. Rejects
+   * with RESOURCE_NOT_FOUND, a refusal of `authorize`, or UNAVAILABLE when
+   * its file cannot be removed (then nothing is removed).
+   */
+  async delete(type: string, id: string, authorize?: Authorize): Promise<void> {
+    const entries = this.entries(type)
+    return this.serial(async () => {
+      const before = entries.get(id)
+      if (before === undefined) throw notFound(type, id)
+      const operation: Operation = { kind: 'delete', path: this.pathOf(type, id).segments }
+      if (this.tree.get(this.pathOf(type, id)) !== undefined) {
+        await this.writes.submit(operation, authorize)
+      } else {
+        // The tree's copy is gone (deleted through the v1 API): the writer is checked all the same.
+        authorize?.(rootPatch(this.pathOf(type, id).segments, null), operation)
+      }
+      if (this.files !== undefined) {
+        try {
+          await this.files.remove(type, id)
+        } catch (err) {
+          await this.putBack(type, id, before)
+          throw notSaved(err, this.options.log)
+        }
+      }
+      entries.delete(id)
+      this.totalBytes -= before.bytes
+    })
+  }
+
+  /**
+   * Registers the custom type `name` (signalk-server's resources-provider
+   * `POST /plugins/resources-provider/_config/<name>`), with the resources
+   * its folder already holds. `authorize` must allow writing
+   * `resources.<name>`. Rejects with BAD_RESOURCE_TYPE,
+   * RESOURCE_TYPE_EXISTS, RESOURCES_FULL or UNAVAILABLE.
+   */
+  async registerType(name: string, description: string, authorize?: Authorize): Promise<void> {
+    if (!TYPE_NAME.test(name)) {
+      throw new KeelsonError(
+        Errors.BAD_RESOURCE_TYPE,
+        `${JSON.stringify(name.slice(0, 80))} is not a custom type name`,
+      )
+    }
+    return this.serial(async () => {
+      const lower = name.toLowerCase()
+      if (this.types().some((t) => t.toLowerCase() === lower)) {
+        throw new KeelsonError(Errors.RESOURCE_TYPE_EXISTS, `Collection already exists! (${name})`)
+      }
+      if (this.custom.length >= this.options.maxResourceTypes) {
+        throw new KeelsonError(
+          Errors.RESOURCES_FULL,
+          `${this.custom.length} custom types are registered, the most allowed (maxResourceTypes)`,
+        )
+      }
+      const segments = [...this.typePath(name).segments]
+      authorize?.(rootPatch(segments, {}), { kind: 'merge', path: segments, value: {} })
+      const custom = [...this.custom, { name, description: description.slice(0, 1024) }]
+      if (this.files !== undefined) {
+        try {
+          this.files.ensureTypeSync(name)
+          await this.files.writeTypes(custom)
+        } catch (err) {
+          throw notSaved(err, this.options.log)
+        }
+      }
+      this.custom.push(custom[custom.length - 1]!)
+      this.byType.set(name, new Map())
+      this.loadType(name)
+    })
+  }
+
+  /** Runs `task` after every write before it, so writes never interleave. */
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(task, task)
+    this.tail = run.catch(() => {})
+    return run
+  }
+
+  private entries(type: string): Map<string, Entry> {
+    const entries = this.byType.get(type)
+    if (entries === undefined) {
+      throw new KeelsonError(
+        Errors.RESOURCE_TYPE_NOT_FOUND,
+        `No resource type ${JSON.stringify(type.slice(0, 80))} is served`,
+      )
+    }
+    return entries
+  }
+
+  private typePath(type: string): TreePath {
+    return { segments: ['vessels', this.tree.selfKey, 'resources', type], starAt: -1 }
+  }
+
+  private pathOf(type: string, id: string): TreePath {
+    return { segments: ['vessels', this.tree.selfKey, 'resources', type, id], starAt: -1 }
+  }
+
+  /** What `view` may read of a resource, as its tree leaf would show it; with `timestamp` and `$source`. */
+  private visible(view: View, type: string, id: string, entry: Entry): JsonObject | undefined {
+    let value: Json | undefined = entry.value
+    if (!view.full) {
+      const leaf = view.read(this.pathOf(type, id), {
+        value: entry.value,
+        $source: RESOURCE_SOURCE,
+        timestamp: entry.timestamp,
+      })
+      value = isObject(leaf) ? leaf.value : undefined
+      if (!isObject(value)) return undefined
+    }
+    return { ...value, timestamp: entry.timestamp, $source: RESOURCE_SOURCE }
+  }
+
+  /** The self vessel's `[lon, lat]`, when `view` may read it: where `distance` measures from by default. */
+  private selfPosition(view: View): [number, number] | undefined {
+    const path = {
+      segments: ['vessels', this.tree.selfKey, 'navigation', 'position', 'value'],
+      starAt: -1,
+    }
+    const p = readThrough(this.tree, path, view)
+    if (!isObject(p)) return undefined
+    const { longitude, latitude } = p
+    return typeof longitude === 'number' && typeof latitude === 'number'
+      ? [longitude, latitude]
+      : undefined
+  }
+
+  /** Puts the tree's copy of a resource back as it was before a write whose file failed. */
+  private async putBack(type: string, id: string, before: Entry | undefined): Promise<void> {
+    try {
+      if (before !== undefined) {
+        await this.writes.submit(setOperation(type, id, before.value, before.timestamp))
+      } else if (this.tree.get(this.pathOf(type, id)) !== undefined) {
+        await this.writes.submit({ kind: 'delete', path: this.pathOf(type, id).segments })
+      }
+    } catch (err) {
+      this.options.log?.error(
+        { err, type, id },
+        'the tree copy of a resource could not be put back',
+      )
+    }
+  }
+
+  /** Reads every type's folder at start-up. */
+  private load(): void {
+    if (this.files === undefined) return
+    const log = this.options.log
+    for (const { name, description } of this.files.readTypes((err) =>
+      log?.warn({ err }, 'the custom resource types file is unreadable; none registered'),
+    )) {
+      if (!TYPE_NAME.test(name) || this.byType.has(name)) continue
+      if (this.custom.length >= this.options.maxResourceTypes) break
+      this.custom.push({ name, description })
+      this.byType.set(name, new Map())
+    }
+    for (const type of this.byType.keys()) this.loadType(type)
+  }
+
+  /**
+   * Reads the folder of `type` into the store and writes what it holds into
+   * the tree as one delta. A file that is not a valid resource, or one past
+   * the store's bounds, is left out and logged.
+   */
+  private loadType(type: string): void {
+    if (this.files === undefined) return
+    const log = this.options.log
+    const entries = this.byType.get(type)!
+    const standard = STANDARD_TYPES.includes(type)
+    const maxDepth = this.options.maxDepth - LEVELS_ABOVE_BODY
+    const files = this.files.readType(
+      type,
+      (id) => isValidId(type, id, standard),
+      this.options.maxBodyBytes,
+      (id, err) => log?.warn({ err, type, id }, 'a resource file is unreadable; left out'),
+    )
+    const updates: {
+      $source: string
+      timestamp: string
+      values: { path: string; value: Json }[]
+    }[] = []
+    for (const file of files) {
+      try {
+        const parsed = parseJson(file.text, { maxDepth })
+        const value = isObject(parsed) ? (stripNulls(parsed) as JsonObject) : parsed
+        checkResource(type, value)
+        const bytes = Buffer.byteLength(file.text)
+        if (entries.size >= this.options.maxResourcesPerType)
+          throw new Error('maxResourcesPerType reached')
+        if (this.totalBytes + bytes > this.options.maxResourceBytes)
+          throw new Error('maxResourceBytes reached')
+        const timestamp = file.mtime.toISOString()
+        entries.set(file.id, { value, timestamp, bytes })
+        this.totalBytes += bytes
+        updates.push({
+          $source: RESOURCE_SOURCE,
+          timestamp,
+          values: [{ path: `resources.${type}.${file.id}`, value }],
+        })
+      } catch (err) {
+        log?.warn({ err, type, id: file.id }, 'a resource file is not a valid resource; left out')
+      }
+    }
+    if (updates.length === 0) return
+    try {
+      this.writes.write({ kind: 'delta', delta: { context: 'vessels.self', updates } })
+    } catch (err) {
+      log?.error({ err, type }, 'the resources read at start-up could not be written into the tree')
+    }
+  }
+}
+
+/** The delta that sets the tree's copy of a resource (signalk-server's `buildDeltaMsg`). */
+function setOperation(type: string, id: string, value: JsonObject, timestamp: string): Operation {
+  return {
+    kind: 'delta',
+    delta: {
+      context: 'vessels.self',
+      updates: [
+        {
+          $source: RESOURCE_SOURCE,
+          timestamp,
+          values: [{ path: `resources.${type}.${id}`, value }],
+        },
+      ],
+    },
+  }
+}
+
+/** The root merge patch that sets `value` at `segments`. */
+function rootPatch(segments: readonly string[], value: Json): JsonObject {
+  const root: JsonObject = {}
+  let node = root
+  for (let i = 0; i < segments.length - 1; i++) {
+    const next: JsonObject = {}
+    node[segments[i]!] = next
+    node = next
+  }
+  node[segments[segments.length - 1]!] = value
+  return root
+}
+
+function notFound(type: string, id: string): KeelsonError {
+  return new KeelsonError(
+    Errors.RESOURCE_NOT_FOUND,
+    `Resource not found! (${type}/${JSON.stringify(id.slice(0, 140))})`,
+  )
+}
+
+function notSaved(err: unknown, log: Logger | undefined): KeelsonError {
+  log?.error({ err }, 'a resource could not be saved')
+  return new KeelsonError(
+    Errors.UNAVAILABLE,
+    'The resource could not be saved to disk; retry later',
+  )
 }
