@@ -83,6 +83,14 @@ export class History {
     while (this.heldBytes > this.maxBytes && this.size > 1) this.dropOldest()
   }
 
+  /** Forgets every change (the tree was replaced: nothing before can be resumed). */
+  clear(): void {
+    while (this.size > 0) this.dropOldest()
+    this.start = 0
+    this.cacheRev = -1
+    this.catchUps.clear()
+  }
+
   /** The oldest revision retained, or undefined when empty. */
   get oldest(): number | undefined {
     return this.size === 0 ? undefined : this.ring[this.start]!.rev

@@ -51,27 +51,22 @@ export type ChangeListener = (change: Change) => void
 
 /** The state tree with its revision, epoch, history and per-subtree versions. */
 export class StateTree {
-  readonly epoch: string
-  /** The self vessel's key under `vessels`. */
-  readonly selfKey: string
   readonly history: History
-  private readonly root: JsonObject
+  private epochValue: string
+  private self: string
+  private root: JsonObject
   private revision = 0
   private readonly versions = new WeakMap<object, number>()
   private readonly listeners: ChangeListener[] = []
   private readonly onListenerError: (err: unknown) => void
 
   constructor(options: StateTreeOptions = {}) {
-    this.epoch = options.epoch ?? newEpoch()
+    this.epochValue = options.epoch ?? newEpoch()
     this.history = new History({ size: options.historySize, bytes: options.historyBytes })
     this.onListenerError = options.onListenerError ?? reportToStderr
     if (options.restore !== undefined) {
       const { root, rev } = options.restore
-      const self = root.self
-      if (typeof self !== 'string' || !self.startsWith('vessels.')) {
-        throw new Error('A restored tree must name its self vessel ("self": "vessels.<key>")')
-      }
-      this.selfKey = self.slice('vessels.'.length)
+      this.self = selfOf(root)
       this.root = root
       this.revision = rev
       this.markAll(this.root)
@@ -79,19 +74,29 @@ export class StateTree {
     }
     const vessel: JsonObject = {}
     if (options.mmsi) {
-      this.selfKey = `urn:mrn:imo:mmsi:${options.mmsi}`
+      this.self = `urn:mrn:imo:mmsi:${options.mmsi}`
       vessel.mmsi = options.mmsi
     } else {
-      this.selfKey = `urn:mrn:signalk:uuid:${options.uuid ?? randomUUID()}`
-      vessel.uuid = this.selfKey
+      this.self = `urn:mrn:signalk:uuid:${options.uuid ?? randomUUID()}`
+      vessel.uuid = this.self
     }
     this.root = {
       version: SIGNALK_VERSION,
-      self: `vessels.${this.selfKey}`,
-      vessels: { [this.selfKey]: vessel },
+      self: `vessels.${this.self}`,
+      vessels: { [this.self]: vessel },
       sources: {},
     }
     this.markAll(this.root)
+  }
+
+  /** Epoch of event ids: random per tree lifetime, or the cluster's / the data dir's. */
+  get epoch(): string {
+    return this.epochValue
+  }
+
+  /** The self vessel's key under `vessels`. */
+  get selfKey(): string {
+    return this.self
   }
 
   /** The current revision (0 before the first write). */
@@ -158,6 +163,24 @@ export class StateTree {
     return change
   }
 
+  /**
+   * Replaces the whole tree with a kept one at its revision, in `epoch`
+   * (the cluster's snapshot after Redis lost the log this replica followed,
+   * or a new epoch seeded from this replica). No change is emitted and the
+   * history is emptied: every resume point from before gets a reset, and
+   * the caller ends the open streams so their clients resume through it.
+   * `root` must have been validated, as for `restore`.
+   */
+  reset(state: { readonly root: JsonObject; readonly rev: number; readonly epoch: string }): void {
+    assertNoForbiddenKeys(state.root)
+    this.self = selfOf(state.root)
+    this.root = state.root
+    this.revision = state.rev
+    this.epochValue = state.epoch
+    this.history.clear()
+    this.markAll(this.root)
+  }
+
   private markAll(object: JsonObject): void {
     this.versions.set(object, this.revision)
     for (const key in object) {
@@ -165,6 +188,15 @@ export class StateTree {
       if (isObject(member)) this.markAll(member)
     }
   }
+}
+
+/** The self key a kept tree names (`"self": "vessels.<key>"`); throws when it names none. */
+function selfOf(root: JsonObject): string {
+  const self = root.self
+  if (typeof self !== 'string' || !self.startsWith('vessels.')) {
+    throw new Error('A restored tree must name its self vessel ("self": "vessels.<key>")')
+  }
+  return self.slice('vessels.'.length)
 }
 
 function reportToStderr(err: unknown): void {

@@ -110,6 +110,22 @@ export class Streams {
     return ended
   }
 
+  /**
+   * Ends every open stream, whatever its protocol, and keeps serving: the
+   * tree was replaced (src/cluster: a new epoch, or a replica reloaded past
+   * a gap), so every client reconnects and resumes or gets a reset (SPEC §4).
+   */
+  endAll(why: EndReason = 'shutdown'): number {
+    let ended = 0
+    for (const set of this.byProtocol.values()) {
+      for (const connection of [...set]) {
+        this.end(connection, why)
+        ended++
+      }
+    }
+    return ended
+  }
+
   private end(connection: Connection, why: EndReason): void {
     try {
       connection.end(why)
