@@ -14,10 +14,15 @@ import { readThrough } from '../core/view.js'
 import type { WritePort } from '../core/write-port.js'
 import { MAX_PERIOD_MS } from '../options.js'
 import type { Principal, PrincipalOf } from '../security/principal.js'
+import { isPutRequest, type PutRequests } from '../signalk/put-request.js'
+import { type RequestReply, replyJson } from '../signalk/requests.js'
 import { wantsEventStream } from './accept.js'
 import { readJsonBody } from './body.js'
 import { API_ALLOW } from './guard.js'
+import { PROBLEM_TYPE, problemOf } from './problem.js'
+import { isSnapshotPath, type SnapshotReader } from './snapshot.js'
 import type { SseTransport } from './sse.js'
+import type { SsePlayback } from './sse-playback.js'
 
 /** Limits of request bodies. */
 export interface BodyLimits {
@@ -30,6 +35,14 @@ export interface BodyLimits {
 const PATCH_TYPES = ['application/merge-patch+json', 'application/json']
 const PUT_TYPES = ['application/json']
 const JSON_TYPE = 'application/json; charset=utf-8'
+
+/** The time-travel routes under the API (SPEC §9). */
+export interface TimeTravelRoutes {
+  /** `GET snapshot/<path>?time=` (./snapshot.ts). */
+  readonly snapshot: SnapshotReader
+  /** SSE streams asked for with `?startTime=` (./sse-playback.ts). */
+  readonly playback: SsePlayback
+}
 
 /** The API on plain `node:http` objects: shared by the fast path and the router. */
 export interface Api {
@@ -59,6 +72,9 @@ export function createApi(
   sse: SseTransport,
   limits: BodyLimits,
   principalOf: PrincipalOf,
+  timeTravel?: TimeTravelRoutes,
+  /** Makes the Signal K PUT requests among the PUTs (SPEC §11); without it every PUT is a subtree PUT. */
+  putRequests?: PutRequests,
 ): Api {
   const tree = port.tree
   const bodyOptions = { limit: limits.maxBodyBytes, maxDepth: limits.maxDepth }
@@ -102,7 +118,7 @@ export function createApi(
     who: Principal,
     path: TreePath,
     search: string,
-  ): void {
+  ): undefined | Promise<void> {
     // The same parser as express's default "simple" query parser: a repeated key is an array.
     const query = search === '' ? {} : parseQuery(search)
     const minPeriod = parseMinPeriod(query.minPeriod)
@@ -110,6 +126,12 @@ export function createApi(
     const fromQuery = query.lastEventId
     const lastEventId =
       typeof header === 'string' ? header : typeof fromQuery === 'string' ? fromQuery : undefined
+    if (query.startTime !== undefined && timeTravel !== undefined) {
+      // SSE playback (SPEC §9): the same stream from a past moment on.
+      const { startTime, playbackRate } = query
+      const request = { path, startTime, playbackRate, lastEventId, minPeriod, principal: who }
+      return timeTravel.playback.open(req, res, request)
+    }
     sse.open(req, res, { path, lastEventId, minPeriod, principal: who })
   }
 
@@ -139,11 +161,28 @@ export function createApi(
     path: TreePath,
   ): Promise<void> {
     checkWriter(who)
+    // Nulls are read here and refused by the port for a subtree PUT: `{"value":null}` is a PUT request.
     const body = await readJsonBody(req, {
       ...bodyOptions,
       types: PUT_TYPES,
-      allowNullMembers: false,
+      allowNullMembers: true,
     })
+    if (putRequests !== undefined && path.starAt < 0 && isPutRequest(path.segments, body)) {
+      const { value, source } = body as { value: Json; source?: Json }
+      const address = (req.socket.remoteAddress ?? 'unknown').replace(/[.:]/g, '_')
+      const { reply, error } = await putRequests.answer(
+        {
+          context: path.segments.slice(0, 2),
+          path: path.segments.slice(2),
+          value,
+          ...(source !== undefined && { source }),
+        },
+        who,
+        `http.${address}`,
+      )
+      sendReply(res, reply, error)
+      return
+    }
     const change = await port.submit(
       { kind: 'put', path: writable(path), value: body },
       who.authorize,
@@ -194,8 +233,8 @@ export function createApi(
       case 'GET':
       case 'HEAD':
         if (req.method === 'GET' && wantsEventStream(req.headers.accept))
-          openStream(req, res, who, path, search)
-        else read(req, res, who, path, urlPath)
+          return openStream(req, res, who, path, search)
+        read(req, res, who, path, urlPath)
         return
       case 'PATCH':
         return patch(req, res, who, path)
@@ -214,6 +253,12 @@ export function createApi(
 
   return {
     handle(req, res, urlPath, search) {
+      if (timeTravel !== undefined && isSnapshotPath(urlPath)) {
+        const snapshot = timeTravel.snapshot
+        const who = principalOf(req)
+        if (!(who instanceof Promise)) return snapshot(req, res, who, urlPath, search)
+        return who.then((principal) => snapshot(req, res, principal, urlPath, search))
+      }
       const path = parseUrlPath(urlPath, tree.selfKey, limits.maxDepth)
       const who = principalOf(req)
       if (!(who instanceof Promise)) return dispatch(req, res, who, path, urlPath, search)
@@ -251,6 +296,23 @@ export function createApiRouter(api: Api): Router {
     }
   })
   return router
+}
+
+/**
+ * The answer to a PUT request (SPEC §11): its status and Signal K reply; a
+ * refusal is problem details too (RFC 9457 §3.2 extension members), so both
+ * Signal K clients (`statusCode`, `message`) and problem readers understand it.
+ */
+function sendReply(res: ServerResponse, reply: RequestReply, error?: KeelsonError): void {
+  const json = replyJson(reply)
+  const body =
+    error === undefined
+      ? JSON.stringify(json)
+      : JSON.stringify({ ...JSON.parse(problemOf(error).body), ...json })
+  res.statusCode = reply.statusCode
+  res.setHeader('Content-Type', error === undefined ? JSON_TYPE : PROBLEM_TYPE)
+  res.setHeader('Content-Length', Buffer.byteLength(body))
+  res.end(body)
 }
 
 /** `body` (JSON text) as a 200 `application/json` answer; node sends no body for HEAD. */

@@ -161,19 +161,40 @@ export class SseTransport {
    * snapshot or the resume, then live patches.
    */
   open(req: IncomingMessage, res: ServerResponse, request: StreamRequest): void {
-    openEventStream(req, res, (socket, chunked) => this.start(res, socket, chunked, request))
+    this.connect(req, res, request.principal, (connection) => this.follow(connection, request))
   }
 
-  private start(
+  /**
+   * Opens an event stream on `res` ({@link openEventStream}) and calls
+   * `then` with its connection, registered with the app's streams, to queue
+   * its first events; nothing is called when the client is gone. A playback
+   * (./sse-playback.ts) opens through here too.
+   */
+  connect(
+    req: IncomingMessage,
     res: ServerResponse,
-    socket: Socket,
-    chunked: boolean,
-    request: StreamRequest,
+    principal: Principal | undefined,
+    then: (connection: SseConnection) => void,
   ): void {
-    if (socket.destroyed) return
-    socket.setNoDelay(true)
-    const connection = new SseConnection(this.streams, socket, this, res, chunked)
-    connection.principal = request.principal
+    openEventStream(req, res, (socket, chunked) => {
+      if (socket.destroyed) return
+      socket.setNoDelay(true)
+      const connection = new SseConnection(this.streams, socket, this, res, chunked)
+      connection.principal = principal
+      this.streams.add(connection)
+      socket.on('close', () => connection.close())
+      then(connection)
+      if (this.options.detachStreams) setImmediate(detachLater, connection)
+    })
+  }
+
+  /**
+   * Subscribes `connection` to the changes of `request.path` from now on:
+   * first the resume from `request.lastEventId` when it can be honoured,
+   * else a snapshot (after a reset when asked to resume), then live
+   * patches. A playback that reaches the present goes on through here.
+   */
+  follow(connection: SseConnection, request: StreamRequest): void {
     const view = request.principal?.view ?? FULL_VIEW
     const subscription = new SseSubscription(
       connection,
@@ -183,11 +204,8 @@ export class SseTransport {
       request.minPeriod,
     )
     connection.add(subscription)
-    this.streams.add(connection)
-    socket.on('close', () => connection.close())
     this.first(subscription, request, view)
     subscription.listen()
-    if (this.options.detachStreams) setImmediate(detachLater, connection)
     this.streams.log.debug({ path: request.path.segments, streams: this.size }, 'sse stream opened')
   }
 

@@ -36,8 +36,16 @@ const NOT_CONTEXTS = new Set(['sources', 'version', 'self'])
  * node at `base`. Leaves are read from `tree` as it is now.
  */
 export function itemsOf(tree: StateTree, base: readonly string[], patch: Json): DeltaItem[] {
+  return itemsAt(tree.get({ segments: base, starAt: -1 }), base, patch)
+}
+
+/**
+ * The items of `patch`, a merge patch (or document) whose root is `node`,
+ * the node at `base` of a tree (a past one, for a playback); leaves are
+ * read from `node`.
+ */
+export function itemsAt(node: Json | undefined, base: readonly string[], patch: Json): DeltaItem[] {
   const out: DeltaItem[] = []
-  const node = tree.get({ segments: base, starAt: -1 })
   walk(node, patch, [...base], out)
   return out
 }

@@ -1,0 +1,147 @@
+/**
+ * SSE playback (SPEC §9): `GET /signalk/v1/api/<path>?startTime=<ISO>&playbackRate=<x>`
+ * with `Accept: text/event-stream` is the §4 stream of that path as it was
+ * from `startTime` on — first the subtree at that moment, then the
+ * recorded changes scoped to the path at the recorded pace × the rate —
+ * and, once it reaches the present, the live stream. Event ids are the
+ * usual `<epoch>.<revision>` ids throughout, so the invariant holds against
+ * the snapshot API at each event's revision, and a client that reconnects
+ * with `Last-Event-ID` resumes: the playback where it was, or the live
+ * stream once it got there.
+ *
+ * It is a connection of the SSE transport (./sse.ts) holding a
+ * {@link Playback} subscription (src/stream/playback.ts) in place of the
+ * live one until it catches up.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { parseEventId } from '../core/event-id.js'
+import type { Effect } from '../core/merge-patch.js'
+import { readPath, type TreePath } from '../core/path.js'
+import { scopeEffect } from '../core/scope.js'
+import type { StateTree } from '../core/state-tree.js'
+import type { View } from '../core/view.js'
+import type { PastChange } from '../journal/time-travel.js'
+import type { Principal } from '../security/principal.js'
+import { Playback, type PlaybackStart, prunedRoot } from '../stream/playback.js'
+import type { SseTransport } from './sse.js'
+import type { SseConnection } from './sse-connection.js'
+import { parseRate, parseTime, type TimeTravelGate } from './time-query.js'
+
+/** How a playback stream was asked for. */
+export interface PlaybackRequest {
+  path: TreePath
+  /** `?startTime=` as given. */
+  startTime: unknown
+  /** `?playbackRate=` as given (default 1). */
+  playbackRate: unknown
+  /** `Last-Event-ID` (or `?lastEventId=`): a reconnecting client's revision. */
+  lastEventId?: string
+  /** `?minPeriod=`, applied once the stream is live. */
+  minPeriod: number
+  principal: Principal
+}
+
+/** The SSE playbacks of one app. */
+export class SsePlayback {
+  constructor(
+    private readonly sse: SseTransport,
+    private readonly tree: StateTree,
+    private readonly gate: TimeTravelGate,
+  ) {}
+
+  /**
+   * Opens a playback on `res`. Everything that can be refused is refused
+   * before the stream's head goes out: a bad or future `startTime` or a bad
+   * `playbackRate` (400), no journal (501), a time before the retained
+   * history (404), too much time travel at once (429).
+   */
+  async open(req: IncomingMessage, res: ServerResponse, request: PlaybackRequest): Promise<void> {
+    const startTime = parseTime(request.startTime, 'startTime')
+    const rate = parseRate(request.playbackRate)
+    const journal = this.gate.journal()
+    this.gate.checkRetained(journal, startTime)
+    const release = this.gate.acquire()
+    const socket = req.socket
+    socket.once('close', release)
+    let past: Awaited<ReturnType<TimeTravelGate['stateAt']>>
+    try {
+      past = await this.gate.stateAt(journal, startTime)
+    } catch (err) {
+      release()
+      throw err
+    }
+    if (socket.destroyed) {
+      release()
+      return
+    }
+    const { path, principal } = request
+    const view = principal.view
+    const base = path.starAt < 0 ? path.segments : path.segments.slice(0, path.starAt)
+    const root = prunedRoot(past.root, base)
+    const resumeAt = this.resumePoint(request.lastEventId, past.rev)
+    const start: PlaybackStart = {
+      journal,
+      startTime,
+      rate,
+      root,
+      rev: past.rev,
+      resumeAt,
+      release,
+    }
+    this.sse.connect(req, res, principal, (connection) => {
+      const playback = new SsePlaybackSubscription(connection, path, view, start, this.sse, request)
+      connection.add(playback)
+      if (resumeAt === undefined) {
+        // A resume that cannot be honoured: RFC 7396 `null` replaces what the client holds.
+        if (request.lastEventId !== undefined) connection.sendText('data: null\n\n')
+        const doc = readPath(root, path)
+        const value = view.full ? doc : view.read(path, doc)
+        connection.sendEvent(this.sse.idOf(past.rev), JSON.stringify(value ?? null))
+      }
+      playback.play()
+    })
+  }
+
+  /**
+   * The revision a reconnecting client holds, when the playback can go on
+   * from it: an id of this epoch, not before the playback's start, not
+   * past the present.
+   */
+  private resumePoint(lastEventId: string | undefined, startRev: number): number | undefined {
+    if (lastEventId === undefined) return undefined
+    const tree = this.tree
+    const rev = parseEventId(lastEventId, tree.epoch)
+    return rev !== undefined && rev >= startRev && rev <= tree.rev ? rev : undefined
+  }
+}
+
+/** The playback of one SSE stream: scoped patches, then the live stream. */
+class SsePlaybackSubscription extends Playback {
+  constructor(
+    private readonly sse: SseConnection,
+    path: TreePath,
+    view: View,
+    start: PlaybackStart,
+    private readonly transport: SseTransport,
+    private readonly request: PlaybackRequest,
+  ) {
+    super(sse, path, view, start)
+  }
+
+  protected emit(change: PastChange, effect: Effect): void {
+    let scoped = scopeEffect(effect, this.path)
+    if (scoped !== undefined && !this.view.full) scoped = this.view.scope(this.path, scoped)
+    if (scoped === undefined) return
+    this.sse.sendEvent(this.transport.idOf(change.rev), JSON.stringify(scoped.patch))
+  }
+
+  protected caughtUp(): boolean {
+    const connection = this.sse
+    const from = this.transport.idOf(this.sentRev)
+    // Closing this subscription lets go of the past tree and the time-travel slot.
+    connection.remove(this)
+    const { path, minPeriod, principal } = this.request
+    this.transport.follow(connection, { path, lastEventId: from, minPeriod, principal })
+    return true
+  }
+}
