@@ -23,6 +23,12 @@ export interface Principal {
   readonly writeRefusal?: KeelsonError
   /** The check of every path a write touches (ACLs); undefined: every path. */
   readonly authorize?: Authorize
+  /**
+   * Whether a Signal K PUT request (SPEC §11) may address `keys` (tree keys
+   * from the root), by the ACLs' `put` permission; undefined: every path
+   * (no ACLs). Asked only when {@link writeRefusal} is undefined.
+   */
+  readonly mayPut?: (keys: readonly string[]) => boolean
   /** When its token expires (epoch ms); undefined when it has none or it never expires. */
   readonly expiresAt?: number
 }

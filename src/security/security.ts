@@ -233,6 +233,11 @@ export class Security {
             : new KeelsonError(Errors.FORBIDDEN, `A ${subject.type} user does not write`),
       }),
       ...(writes && !permissions.writesAll && { authorize: this.authorizer(permissions) }),
+      // As signalk-server's shouldAllowPut: the `put` permission of the path, its source unknown.
+      ...(writes &&
+        !permissions.writesAll && {
+          mayPut: (keys: readonly string[]) => permissions.canPut(keys),
+        }),
       ...(expiresAt !== undefined && { expiresAt }),
     }
   }

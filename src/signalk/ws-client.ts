@@ -18,15 +18,17 @@ import type { Duplex } from 'node:stream'
 import type WebSocket from 'ws'
 import { Errors, KeelsonError } from '../core/errors.js'
 import { isObject, type Json, type JsonObject } from '../core/json.js'
-import { SIGNALK_VERSION } from '../core/state-tree.js'
 import { parseJson } from '../core/validate.js'
 import type { WritePort } from '../core/write-port.js'
 import type { Principal } from '../security/principal.js'
 import type { StreamStats } from '../stream/connection.js'
 import type { Streams } from '../stream/streams.js'
 import { WsConnection } from '../stream/ws-connection.js'
+import { SIGNALK_SERVER_VERSION } from '../version.js'
 import { type Delta, stampDelta } from './delta.js'
 import { metaOf } from './meta.js'
+import type { PutRequests } from './put-request.js'
+import { replyJson } from './requests.js'
 import { parseSpec, StreamSubscription, type SubscriptionSpec, treePathOf } from './subscription.js'
 import { type DeltaFrame, type DeltaItem, toDeltas } from './to-delta.js'
 import { textFrame, textFrames } from './ws-frame.js'
@@ -47,6 +49,8 @@ export interface ClientOptions {
   login?: LoginFunction
   /** The peer's address (login attempts are limited per address). */
   address: string
+  /** Makes the client's PUT requests (SPEC §11); absent: they are refused. */
+  putRequests?: PutRequests
 }
 
 /** Checks a user name and password: the token and its lifetime, and the principal it stands for. */
@@ -86,8 +90,8 @@ export class StreamClient extends WsConnection {
     super(streams, ws, socket, wsStats)
     this.sendJson({
       name: 'keelson',
-      // The hello's version is the Signal K version of the data (hello.json), not keelson's.
-      version: SIGNALK_VERSION,
+      // As signalk-server: the server's version, which apps gate features on (src/version.ts).
+      version: SIGNALK_SERVER_VERSION,
       self: `vessels.${streams.tree.selfKey}`,
       roles: ['master', 'main'],
       timestamp: new Date().toISOString(),
@@ -171,6 +175,10 @@ export class StreamClient extends WsConnection {
     let understood = false
     if (message.login !== undefined) {
       this.logIn(message.login, message.requestId)
+      return
+    }
+    if (message.put !== undefined) {
+      this.put(message)
       return
     }
     if (message.updates !== undefined) {
@@ -306,6 +314,20 @@ export class StreamClient extends WsConnection {
     )
   }
 
+  /** A PUT request (SPEC §11): answered once its write is acknowledged, or refused with a message. */
+  private put(message: JsonObject): void {
+    const puts = this.options.putRequests
+    if (puts === undefined) {
+      throw new KeelsonError(Errors.METHOD_NOT_ALLOWED, 'PUT requests are not taken here')
+    }
+    puts.fromMessage(message, this.options.principal, this.options.sourceLabel).then(
+      (reply) => {
+        if (!this.closed) this.sendJson(replyJson(reply))
+      },
+      (err: unknown) => this.streams.log.error({ err }, 'signalk ws PUT request failed'),
+    )
+  }
+
   private unsubscribe(context: string, entries: unknown[]): void {
     const paths = entries.map((entry) => {
       const path = isObject(entry as Json) ? (entry as JsonObject).path : undefined
@@ -349,7 +371,12 @@ export class StreamClient extends WsConnection {
       code: err.code,
       statusCode: err.status,
     }
-    if (requestId !== undefined) message.requestId = requestId
+    if (requestId !== undefined) {
+      // A reply to a request, as Request/Response has them: apps read its state and message.
+      message.requestId = requestId
+      message.state = 'COMPLETED'
+      message.message = err.message
+    }
     this.sendJson(message)
   }
 

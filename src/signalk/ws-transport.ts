@@ -18,6 +18,7 @@ import { Errors, KeelsonError } from '../core/errors.js'
 import type { WritePort } from '../core/write-port.js'
 import type { Principal, PrincipalOf } from '../security/principal.js'
 import type { Streams } from '../stream/streams.js'
+import type { PutRequests } from './put-request.js'
 import {
   type ClientOptions,
   type LoginFunction,
@@ -36,6 +37,8 @@ export interface SignalKStreamOptions {
   principalOf: PrincipalOf
   /** Logs a client in with the WebSocket login message (SPEC §8); absent while security is off. */
   login?: LoginFunction
+  /** Makes the clients' PUT requests (SPEC §11); absent: they are refused. */
+  putRequests?: PutRequests
 }
 
 /** The query of an upgrade URL, or undefined when the URL is not the stream's. */
@@ -121,6 +124,7 @@ export class SignalKStream {
       sourceLabel: `ws.${(address ?? 'unknown').replace(/[.:]/g, '_')}`,
       login: this.options.login,
       address: address ?? '',
+      ...(this.options.putRequests !== undefined && { putRequests: this.options.putRequests }),
     }
   }
 
