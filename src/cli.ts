@@ -13,13 +13,9 @@ async function main(argv: readonly string[]): Promise<void> {
   const config = loadConfig(argv)
   if (config.help) return void process.stdout.write(HELP + commandsHelp(COMMANDS))
   if (config.version) return void process.stdout.write(`${VERSION}\n`)
-  for (const [flag, value] of [
-    ['--data-dir', config.dataDir],
-    ['--redis', config.redis],
-  ] as const) {
-    if (value !== undefined) {
-      throw new ConfigError(`${flag} is not available in this version yet; run without it.`)
-    }
+  if (config.redis !== undefined && config.dataDir !== undefined) {
+    // In a cluster Redis is the log (SPEC §9): a node's own journal would be a second one.
+    throw new ConfigError('--redis and --data-dir cannot be combined: in a cluster Redis is the log.')
   }
   // Loaded only to serve, so --help and usage errors answer without compiling the app.
   const { serve } = await import('./cli/serve.js')

@@ -7,12 +7,24 @@ import { createServer } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
 import pino from 'pino'
 import { createApp } from '../app.js'
+import { type Cluster, startClusterNode } from '../cluster/index.js'
 import type { CliConfig } from '../config.js'
 import { loadSelfUuid } from '../identity.js'
 import { startIngest } from '../ingest/ingest.js'
 import { SecurityStore, securityFilePath } from '../security/store.js'
 import { VERSION } from '../version.js'
 import { loadTls } from './tls.js'
+
+/** `url` without its password, for the log. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '(not a URL)'
+  }
+}
 
 /** How long shutdown waits for the providers and open connections before exiting anyway, ms. */
 const SHUTDOWN_GRACE_MS = 5000
@@ -29,7 +41,9 @@ export async function serve(config: CliConfig): Promise<void> {
     base: { service: 'keelson' },
   })
   let security: SecurityStore
-  const securityFile = securityFilePath(config)
+  // With a data dir the self identity and the security file live in it (SPEC §9).
+  const stateDir = config.dataDir ?? config.stateDir
+  const securityFile = securityFilePath({ securityFile: config.securityFile, stateDir })
   try {
     security = await SecurityStore.open(securityFile, log)
   } catch (err) {
@@ -63,18 +77,28 @@ export async function serve(config: CliConfig): Promise<void> {
     corsOrigins: config.corsOrigins,
     hostNames: config.hostNames,
     mmsi: config.mmsi,
-    uuid: config.mmsi ? undefined : loadSelfUuid(log, config.stateDir),
+    uuid: config.mmsi ? undefined : loadSelfUuid(log, stateDir),
     pingIntervalMs: config.pingIntervalMs,
     pongTimeoutMs: config.pongTimeoutMs,
     fleetFile: config.fleetFile,
+    dataDir: config.dataDir,
+    journal: config.journal,
+    retentionMs: config.retentionMs,
+    ...(config.dataDir !== undefined && { persistDir: config.dataDir }),
     security,
     logger: log,
   }
   let keelson: ReturnType<typeof createApp>
+  let cluster: Cluster | undefined
   try {
-    keelson = createApp(options)
+    if (config.redis === undefined) keelson = createApp(options)
+    else {
+      // Cluster (SPEC §9): connect, start from the cluster's snapshot and epoch, catch up; then listen.
+      log.info({ redis: redactUrl(config.redis) }, 'cluster: joining through Redis')
+      ;({ keelson, cluster } = await startClusterNode(config.redis, options))
+    }
   } catch (err) {
-    // A fleet file that cannot be used is the one start-up error createApp reports.
+    // A fleet file that cannot be used, or a damaged journal (naming its file and offset).
     process.stderr.write(`keelson: ${(err as Error).message}\n`)
     process.exit(2)
   }
@@ -94,8 +118,10 @@ export async function serve(config: CliConfig): Promise<void> {
   )
 
   const stoppers: (() => Promise<void> | void)[] = []
+  if (cluster !== undefined) stoppers.push(() => cluster.close())
   try {
-    const ingest = await startIngest(keelson, config)
+    // Every node of a cluster replaying the demo voyage would write it once per node: no demo there.
+    const ingest = await startIngest(keelson, { ...config, demo: config.demo && cluster === undefined })
     keelson.metrics.addIngest(ingest)
     stoppers.push(() => ingest.close())
   } catch (err) {

@@ -14,6 +14,7 @@ import {
 import {
   boolean,
   bytes,
+  duration,
   formatBytes,
   integer,
   listOf,
@@ -49,6 +50,9 @@ type AppSettings = Pick<
   | 'pingIntervalMs'
   | 'pongTimeoutMs'
   | 'fleetFile'
+  | 'dataDir'
+  | 'journal'
+  | 'retentionMs'
 >
 
 /** Everything a flag, variable or config file key can set. */
@@ -75,9 +79,7 @@ export interface CliSettings extends AppSettings {
   tlsCert?: string
   /** PEM private key file of {@link tlsCert}; both or neither. Default none. */
   tlsKey?: string
-  /** Journal directory (SPEC §9); refused by the CLI until it exists. */
-  dataDir?: string
-  /** Redis URL for cluster mode (SPEC §9); refused by the CLI until it exists. */
+  /** Redis URL for cluster mode (SPEC §9, src/cluster). */
   redis?: string
 }
 
@@ -388,15 +390,31 @@ export const OPTIONS: { readonly [K in keyof CliSettings]-?: OptionDef<CliSettin
     flag: 'data-dir',
     arg: 'DIR',
     env: 'KEELSON_DATA_DIR',
-    help: 'keep the tree across restarts (not available yet)',
+    help: 'keep the tree, its journal, identity and security file here: survives restarts and kill -9',
     fallback: undefined,
     read: text,
+  },
+  journal: {
+    flag: 'journal',
+    arg: 'MODE',
+    env: 'KEELSON_JOURNAL',
+    help: `with --data-dir: sync answers writes once on disk, async fsyncs every second and can lose up to a second (default ${DEFAULTS.journal})`,
+    fallback: DEFAULTS.journal,
+    read: oneOf(['sync', 'async']) as Reader<'sync' | 'async'>,
+  },
+  retentionMs: {
+    flag: 'retention',
+    arg: 'DURATION',
+    env: 'KEELSON_RETENTION',
+    help: 'with --data-dir: how long the past is kept for time travel, e.g. 7d, 12h (default 7d)',
+    fallback: DEFAULTS.retentionMs,
+    read: duration(1000, 3650 * 86_400_000),
   },
   redis: {
     flag: 'redis',
     arg: 'URL',
     env: 'KEELSON_REDIS',
-    help: 'cluster on Redis Streams (not available yet)',
+    help: 'cluster on Redis Streams: every node on one Redis (redis://[:password@]host:port[/db]) shares its writes, ids and resume; no demo voyage',
     fallback: undefined,
     read: text,
   },

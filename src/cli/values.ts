@@ -71,6 +71,33 @@ export function bytes(min: number, max: number): Reader<number> {
   }
 }
 
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+}
+
+/**
+ * A duration in ms from `min` to `max`: a whole number with a unit, `ms`,
+ * `s`, `m`, `h` or `d` (`7d`, `12h`, `90s`), or a bare number of ms.
+ */
+export function duration(min: number, max: number): Reader<number> {
+  return (raw, name) => {
+    let n = typeof raw === 'number' ? raw : NaN
+    const match = typeof raw === 'string' ? /^(\d+)\s*(ms|s|m|h|d)?$/i.exec(raw.trim()) : null
+    if (match) n = Number(match[1]) * DURATION_UNITS[(match[2] ?? 'ms').toLowerCase()]!
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new ConfigError(
+        `${name} must be a duration from ${min} ms to ${max / 86_400_000} days ` +
+          `(a whole number with ms, s, m, h or d, e.g. 7d), got ${shown(raw)}`,
+      )
+    }
+    return n
+  }
+}
+
 /** A non-empty string. */
 export const text: Reader<string> = (raw, name) => {
   if (typeof raw !== 'string' || raw === '') {
