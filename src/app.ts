@@ -19,18 +19,18 @@ import { createApiFastPath } from './http/fast-path.js'
 import { cors } from './http/guard.js'
 import { createMetrics, type Metrics } from './http/metrics.js'
 import { answerError, problemHandler } from './http/problem.js'
-import { Journal } from './journal/journal.js'
 import { createApi, createApiRouter } from './http/rest.js'
 import { hookServer } from './http/server-hooks.js'
 import { createSnapshotReader } from './http/snapshot.js'
 import { behindStream, SseTransport } from './http/sse.js'
 import { SsePlayback } from './http/sse-playback.js'
 import { TimeTravelGate } from './http/time-query.js'
+import { Journal } from './journal/journal.js'
 import { DEFAULTS, type KeelsonOptions } from './options.js'
-import { openPrincipal, type PrincipalOf } from './security/principal.js'
-import { RateLimiter } from './security/rate-limit.js'
 import { resourcesRouter } from './resources/routes.js'
 import { ResourceStore } from './resources/store.js'
+import { openPrincipal, type PrincipalOf } from './security/principal.js'
+import { RateLimiter } from './security/rate-limit.js'
 import { OPEN_LOGIN_STATUS, securityRouter } from './security/routes.js'
 import { Security } from './security/security.js'
 import { metaRoute } from './signalk/meta.js'
@@ -219,7 +219,14 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   app.use(resourcesRouter(resources, principalOf, opts))
   app.use(COURSE_API_PATH, courseRouter(course, { ...opts, principalOf }))
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', revision: tree.rev, streams: streams.size })
+    // Degraded: reads and streams go on, writes are refused (the journal or the cluster's Redis).
+    const refusal = writes.refusal()
+    res.json({
+      status: refusal === undefined ? 'ok' : 'degraded',
+      revision: tree.rev,
+      streams: streams.size,
+      ...(refusal !== undefined && { writes: refusal.message }),
+    })
   })
   app.get('/metrics', metrics.handler)
   // Fleet telemetry: unit tokens, the SSE stream and its requests, /examples/fleet.html.

@@ -15,7 +15,9 @@ async function main(argv: readonly string[]): Promise<void> {
   if (config.version) return void process.stdout.write(`${VERSION}\n`)
   if (config.redis !== undefined && config.dataDir !== undefined) {
     // In a cluster Redis is the log (SPEC §9): a node's own journal would be a second one.
-    throw new ConfigError('--redis and --data-dir cannot be combined: in a cluster Redis is the log.')
+    throw new ConfigError(
+      '--redis and --data-dir cannot be combined: in a cluster Redis is the log.',
+    )
   }
   // Loaded only to serve, so --help and usage errors answer without compiling the app.
   const { serve } = await import('./cli/serve.js')

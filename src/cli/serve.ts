@@ -121,7 +121,10 @@ export async function serve(config: CliConfig): Promise<void> {
   if (cluster !== undefined) stoppers.push(() => cluster.close())
   try {
     // Every node of a cluster replaying the demo voyage would write it once per node: no demo there.
-    const ingest = await startIngest(keelson, { ...config, demo: config.demo && cluster === undefined })
+    const ingest = await startIngest(keelson, {
+      ...config,
+      demo: config.demo && cluster === undefined,
+    })
     keelson.metrics.addIngest(ingest)
     stoppers.push(() => ingest.close())
   } catch (err) {
