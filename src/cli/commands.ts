@@ -4,6 +4,7 @@
  * two words (`user add`) is one entry whose name holds both.
  */
 import { ACCESS_COMMANDS } from './access.js'
+import { JOURNAL_COMMANDS } from './journal.js'
 import { USER_COMMANDS } from './user.js'
 import { ConfigError } from './values.js'
 import { WATCH_COMMAND } from './watch.js'
@@ -23,6 +24,7 @@ export interface Command {
 export const COMMANDS: Readonly<Record<string, Command>> = {
   ...USER_COMMANDS,
   ...ACCESS_COMMANDS,
+  ...JOURNAL_COMMANDS,
   watch: WATCH_COMMAND,
 }
 
