@@ -52,7 +52,8 @@ return 1
 `
 
 /**
- * ARGV: epoch, min id. Trims the stream to entries from that id on, never
+ * ARGV: epoch, min id. Trims the stream (exactly: once per snapshot period,
+ * so the cost is the entries removed) to entries from that id on, never
  * past the snapshot held (a new node reads the stream after it), and
  * records the floor: a node whose last entry is below it reloads the
  * snapshot instead of reading a gap. Returns the floor set, or false.
@@ -63,7 +64,7 @@ if held[1] ~= ARGV[1] or not held[2] then return false end
 local floor = ARGV[2]
 if after(floor, held[2]) then floor = held[2] end
 if held[3] and not after(floor, held[3]) then return false end
-redis.call('XTRIM', KEYS[2], 'MINID', '~', floor)
+redis.call('XTRIM', KEYS[2], 'MINID', floor)
 redis.call('HSET', KEYS[1], 'floor', floor)
 return floor
 `
