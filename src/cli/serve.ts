@@ -9,7 +9,7 @@ import pino from 'pino'
 import { createApp } from '../app.js'
 import { type Cluster, startClusterNode } from '../cluster/index.js'
 import type { CliConfig } from '../config.js'
-import { loadSelfUuid } from '../identity.js'
+import { stateDir as defaultStateDir, loadSelfUuid } from '../identity.js'
 import { startIngest } from '../ingest/ingest.js'
 import { SecurityStore, securityFilePath } from '../security/store.js'
 import { VERSION } from '../version.js'
@@ -84,7 +84,8 @@ export async function serve(config: CliConfig): Promise<void> {
     dataDir: config.dataDir,
     journal: config.journal,
     retentionMs: config.retentionMs,
-    ...(config.dataDir !== undefined && { persistDir: config.dataDir }),
+    // Application data and resources (SPEC §11): in the data dir when given, else the state dir.
+    persistDir: stateDir ?? defaultStateDir(),
     security,
     logger: log,
   }
