@@ -1,0 +1,97 @@
+/**
+ * Cluster nodes as real `keelson --redis` processes (SPEC §9): an SSE client
+ * on node B while writes go to node A; B is killed with SIGKILL mid-stream;
+ * the client resumes on A with its last id and ends exact (SPEC §4).
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { applyMergePatch } from '../../src/client/merge-patch.js'
+import { CLI_TIMEOUT_MS, cleanEnv } from '../support/keelson-cli.js'
+import { type RedisServer, startRedis } from '../support/redis.js'
+import { SseClient } from '../support/sse-client.js'
+import { patch, read, until } from './support.js'
+
+const BIN = fileURLToPath(new URL('../../bin/keelson.js', import.meta.url))
+
+let redis: RedisServer
+let stateDir: string
+const children: ChildProcess[] = []
+
+beforeAll(async () => {
+  redis = await startRedis()
+  stateDir = mkdtempSync(join(tmpdir(), 'keelson-cluster-'))
+})
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL')
+  await redis.close()
+  rmSync(stateDir, { recursive: true, force: true })
+})
+
+/** Starts `keelson --redis` on a free port; resolves with its URL once it listens (caught up). */
+async function cliNode(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    [BIN, '--port', '0', '--host', '127.0.0.1', '--redis', redis.url, '--log-level', 'info'],
+    { env: cleanEnv({ KEELSON_STATE_DIR: stateDir }), stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  children.push(child)
+  let output = ''
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  await until(() => /"port":(\d+)/.test(output) || child.exitCode !== null, CLI_TIMEOUT_MS - 5000)
+  const port = /"port":(\d+)/.exec(output)?.[1]
+  if (port === undefined) throw new Error(`keelson did not start: ${output}`)
+  return { url: `http://127.0.0.1:${port}`, child }
+}
+
+describe('keelson --redis processes', () => {
+  it(
+    'a client on B killed with SIGKILL resumes on A with its last id and ends exact',
+    async () => {
+      const [a, b] = [await cliNode(), await cliNode()]
+      const path = 'vessels/self/navigation'
+      const first = await SseClient.open(`${b.url}/signalk/v1/api/${path}`)
+      let n = 0
+      let writing = true
+      const writer = (async () => {
+        while (writing) {
+          const res = await patch(a.url, path, { log: { value: n++ } })
+          expect(res.status).toBe(200)
+          await res.arrayBuffer()
+        }
+      })()
+      await first.until(() => first.messages.length >= 20, 10_000)
+      b.child.kill('SIGKILL')
+      await first.until(() => first.closed, 5000).catch(() => undefined)
+      const lastId = first.lastEventId!
+      expect(lastId).toMatch(/^[0-9a-f]+\.\d+$/)
+      // More writes while the client is away, then it resumes on A.
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const resumed = await SseClient.open(`${a.url}/signalk/v1/api/${path}`, {
+        'Last-Event-ID': lastId,
+      })
+      await resumed.until(() => resumed.messages.length >= 3, 10_000)
+      writing = false
+      await writer
+      const { id: finalId } = await read(a.url, path)
+      await resumed.until(() => resumed.lastEventId === finalId, 10_000)
+      // No reset: the id from B is one of A's.
+      expect(resumed.messages.map((m) => m.data)).not.toContain('null')
+      let doc: unknown = null
+      for (const m of [...first.messages, ...resumed.messages]) {
+        doc = applyMergePatch(doc, JSON.parse(m.data!))
+      }
+      expect(doc).toEqual((await read(a.url, path)).body)
+      expect((doc as { log: { value: number } }).log.value).toBe(n - 1)
+      resumed.close()
+      // A node started now catches up and serves the same state and revision.
+      const c = await cliNode()
+      expect(await read(c.url, path)).toEqual(await read(a.url, path))
+    },
+    3 * CLI_TIMEOUT_MS,
+  )
+})
