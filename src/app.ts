@@ -35,6 +35,7 @@ import { OPEN_LOGIN_STATUS, securityRouter } from './security/routes.js'
 import { Security } from './security/security.js'
 import { metaRoute } from './signalk/meta.js'
 import { SignalKPlayback } from './signalk/playback.js'
+import { APP_DATA_DIR, AppData, appDataRouter } from './signalk/app-data.js'
 import { PutRequests } from './signalk/put-request.js'
 import { Requests } from './signalk/requests.js'
 import { type SignalKApiId, serverApisRouter } from './signalk/server-apis.js'
@@ -141,6 +142,12 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   // Signal K PUT requests (SPEC §11) on both transports, their replies kept for /signalk/v1/requests.
   const requests = new Requests()
   const putRequests = new PutRequests(writes, requests, log)
+  // Application data (SPEC §11): documents read from persistDir now, written there atomically.
+  const appData = new AppData({
+    ...opts,
+    ...(opts.persistDir !== undefined && { dir: join(opts.persistDir, APP_DATA_DIR) }),
+    log,
+  })
   // The Signal K APIs this server answers (/signalk/v2/features): each one wired adds its id.
   const signalkApis: SignalKApiId[] = []
   // The v2 resources API: read from persistDir now, into the tree through the port.
@@ -211,6 +218,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
       passUnknownRequests: security !== undefined,
     }),
   )
+  app.use(appDataRouter(appData, principalOf, opts))
   if (security !== undefined) app.use(securityRouter(security, opts))
   else app.get('/skServer/loginStatus', (_req, res) => void res.json(OPEN_LOGIN_STATUS))
   app.use('/signalk/v1/api', metaRoute(tree, opts.maxDepth, principalOf))
