@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { KeelsonOptions } from '../../src/options.js'
+import { Client } from '../signalk/support.js'
 import { type Running, startServer } from '../support/server.js'
 import { SseClient } from '../support/sse-client.js'
 
@@ -645,6 +646,45 @@ describe('resources API: the tree and its streams', () => {
       s.keelson.tree.get({ segments: ['vessels', self, 'resources', 'waypoints', id], starAt: -1 }),
     ).toBeUndefined()
     await sse.until(() => sse.events.some((e) => e.data?.includes(`"${id}":null`) === true))
+  })
+
+  it('sends each change to a Signal K WebSocket subscribed to resources.*, a removal as null', async () => {
+    const s = await start()
+    const ws = await Client.open(Number(new URL(s.url).port), 'subscribe=none')
+    try {
+      await ws.next()
+      ws.send({
+        context: 'vessels.self',
+        subscribe: [{ path: 'resources.*' }],
+      })
+      await ws.drain()
+      const id = (
+        await post('routes', {
+          name: 'r',
+          feature: {
+            geometry: {
+              type: 'LineString',
+              coordinates: [
+                [0, 0],
+                [1, 1],
+              ],
+            },
+          },
+        })
+      ).body.id
+      const path = `resources.routes.${id}`
+      const seen = async (test: (v: { path: string; value: unknown }) => boolean) => {
+        for (;;) {
+          const values = Client.values([await ws.next()])
+          if (values.some(test)) return values.find(test)
+        }
+      }
+      expect(await seen((v) => v.path === path)).toMatchObject({ value: { name: 'r' } })
+      await call('DELETE', `${API}/routes/${id}`)
+      expect(await seen((v) => v.path === path)).toMatchObject({ value: null })
+    } finally {
+      ws.close()
+    }
   })
 
   it('keeps resources across a restart on the same directory, one file per resource, back in the tree', async () => {
