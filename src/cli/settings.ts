@@ -40,6 +40,7 @@ type AppSettings = Pick<
   | 'detachStreams'
   | 'maxConnections'
   | 'maxConnectionsPerIp'
+  | 'maxTimeTravel'
   | 'maxLoginAttempts'
   | 'loginWindowMs'
   | 'corsOrigins'
@@ -228,6 +229,14 @@ export const OPTIONS: { readonly [K in keyof CliSettings]-?: OptionDef<CliSettin
     help: `open connections per client IP; past it, 429 (default ${DEFAULTS.maxConnectionsPerIp})`,
     fallback: DEFAULTS.maxConnectionsPerIp,
     read: integer(1, 10_000_000),
+  },
+  maxTimeTravel: {
+    flag: 'max-time-travel',
+    arg: 'N',
+    env: 'KEELSON_MAX_TIME_TRAVEL',
+    help: `snapshot reads and playbacks replaying at once; past it, 429 (default ${DEFAULTS.maxTimeTravel})`,
+    fallback: DEFAULTS.maxTimeTravel,
+    read: integer(1, 100_000),
   },
   maxLoginAttempts: {
     flag: 'max-login-attempts',
