@@ -225,7 +225,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   app.use('/signalk/v1/api', createApiRouter(api))
   // /signalk/v2/api/resources and /plugins/resources-provider/_config (src/resources/routes.ts).
   app.use(resourcesRouter(resources, principalOf, opts))
-  app.use(COURSE_API_PATH, courseRouter(course, { ...opts, principalOf }))
+  app.use(COURSE_API_PATH, courseRouter(course, tree, { ...opts, principalOf }))
   app.get('/healthz', (_req, res) => {
     // Degraded: reads and streams go on, writes are refused (the journal or the cluster's Redis).
     const refusal = writes.refusal()

@@ -186,6 +186,14 @@ export interface KeelsonOptions {
   journalCheckpointBytes: number
   /** false fsyncs after every record instead of once per turn: for bench/journal.ts only. Default true. */
   journalGroupCommit: boolean
+  /**
+   * Bytes (as JSON) all application data documents may hold together
+   * (`/signalk/v1/applicationData`, SPEC §11); each document is also at
+   * most {@link maxBodyBytes}. Default 64 MiB.
+   */
+  maxAppDataBytes: number
+  /** Application data documents (one per scope, user, appid and version) kept at most. Default 1000. */
+  maxAppDataDocuments: number
   /** The pino logger; default a silent one. */
   logger?: Logger
 }
@@ -218,6 +226,8 @@ export const DEFAULTS: Readonly<KeelsonOptions> = Object.freeze({
   pongTimeoutMs: 45_000,
   unitTokenTtlMs: 3_600_000,
   fleetPollMs: 1000,
+  maxAppDataBytes: 64 * 1024 * 1024,
+  maxAppDataDocuments: 1000,
   maxResourcesPerType: 10_000,
   maxResourceBytes: 32 * 1024 * 1024,
   maxResourceTypes: 32,

@@ -206,6 +206,26 @@ export const Errors = Object.freeze({
     400,
     'The PUT request is malformed: send {"requestId","context","put":{"path","value"}} on the WebSocket, or a body of exactly {"value"} (optionally "source") to PUT /signalk/v1/api/vessels/<id>/<path>',
   ),
+  BAD_JSON_PATCH: kind(
+    'BAD_JSON_PATCH',
+    400,
+    'The JSON Patch (RFC 6902) is malformed or cannot apply: send an array of {"op","path","value"|"from"} whose paths exist; nothing was applied',
+  ),
+  PATCH_TEST_FAILED: kind(
+    'PATCH_TEST_FAILED',
+    409,
+    'A "test" operation of the JSON Patch failed: the data changed; read it again. Nothing was applied',
+  ),
+  BAD_APP_DATA_NAME: kind(
+    'BAD_APP_DATA_NAME',
+    400,
+    'Application data lives at /signalk/v1/applicationData/global|user/<appid>/<version>: an appid of up to 29 letters, digits and ._@+- and a version such as 1.0.0',
+  ),
+  APP_DATA_FULL: kind(
+    'APP_DATA_FULL',
+    413,
+    'Application data is full: its documents together are bounded (maxAppDataBytes, maxAppDataDocuments) and each by the body limit; store less',
+  ),
   REQUEST_NOT_FOUND: kind(
     'REQUEST_NOT_FOUND',
     404,
