@@ -719,6 +719,23 @@ describe('resources API: the tree and its streams', () => {
     })
   })
 
+  it('removes from a restored tree the copies of resources whose files are gone', async () => {
+    let s = await start()
+    const kept = (await post('waypoints', waypoint(1, 1, 'kept'))).body.id
+    const gone = (await post('waypoints', waypoint(2, 2, 'gone'))).body.id
+    const root = s.keelson.tree.get({ segments: [], starAt: -1 }) as any
+    const rev = s.keelson.tree.rev
+    await s.close()
+    await rm(join(dir, 'resources', 'waypoints', gone))
+    s = await start({ restore: { root, rev } })
+    const copies = s.keelson.tree.get({
+      segments: ['vessels', s.keelson.tree.selfKey, 'resources', 'waypoints'],
+      starAt: -1,
+    })
+    expect(Object.keys(copies as object)).toEqual([kept])
+    expect(Object.keys((await call('GET', `${API}/waypoints`)).body)).toEqual([kept])
+  })
+
   it('leaves out files that are not valid resources at start-up, and temporary files', async () => {
     const { mkdir, writeFile } = await import('node:fs/promises')
     const folder = join(dir, 'resources', 'waypoints')

@@ -396,6 +396,30 @@ export class ResourceStore {
       this.byType.set(name, new Map())
     }
     for (const type of this.byType.keys()) this.loadType(type)
+    this.dropStale()
+  }
+
+  /**
+   * Removes from the tree the copies of resources the store does not hold: a
+   * tree restored from a journal or a cluster snapshot may hold one whose
+   * file is gone. Types not served are left alone.
+   */
+  private dropStale(): void {
+    const all = this.tree.get({ segments: ['vessels', this.tree.selfKey, 'resources'], starAt: -1 })
+    if (!isObject(all)) return
+    for (const type in all) {
+      const entries = this.byType.get(type)
+      const copies = all[type]
+      if (entries === undefined || !isObject(copies)) continue
+      for (const id in copies) {
+        if (entries.has(id)) continue
+        try {
+          this.writes.write({ kind: 'delete', path: this.pathOf(type, id).segments })
+        } catch (err) {
+          this.options.log?.warn({ err, type, id }, 'a stale copy of a resource stays in the tree')
+        }
+      }
+    }
   }
 
   /**
