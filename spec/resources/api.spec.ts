@@ -736,6 +736,34 @@ describe('resources API: the tree and its streams', () => {
     expect(Object.keys((await call('GET', `${API}/waypoints`)).body)).toEqual([kept])
   })
 
+  it('refuses a write whose file cannot be written (503) and puts the tree back as it was', async () => {
+    const { rename, writeFile } = await import('node:fs/promises')
+    const s = await start()
+    const id = (await post('waypoints', waypoint(1, 1, 'before'))).body.id
+    const leaf = () =>
+      s.keelson.tree.get({
+        segments: ['vessels', s.keelson.tree.selfKey, 'resources', 'waypoints', id],
+        starAt: -1,
+      }) as any
+    const was = leaf()
+    // The folder becomes a file: no resource file can be written in it.
+    await rename(join(dir, 'resources', 'waypoints'), join(dir, 'moved'))
+    await writeFile(join(dir, 'resources', 'waypoints'), 'not a folder')
+    const replaced = await call('PUT', `${API}/waypoints/${id}`, waypoint(2, 2, 'after'))
+    expect(replaced.status).toBe(503)
+    expect(replaced.body.code).toBe('KEELSON_ERR_UNAVAILABLE')
+    expect(leaf().value).toEqual(was.value)
+    expect((await call('GET', `${API}/waypoints/${id}`)).body.name).toBe('before')
+    const added = await post('waypoints', waypoint(3, 3, 'new'))
+    expect(added.status).toBe(503)
+    expect(Object.keys((await call('GET', `${API}/waypoints`)).body)).toEqual([id])
+    const copies = s.keelson.tree.get({
+      segments: ['vessels', s.keelson.tree.selfKey, 'resources', 'waypoints'],
+      starAt: -1,
+    })
+    expect(Object.keys(copies as object)).toEqual([id])
+  })
+
   it('leaves out files that are not valid resources at start-up, and temporary files', async () => {
     const { mkdir, writeFile } = await import('node:fs/promises')
     const folder = join(dir, 'resources', 'waypoints')
