@@ -150,6 +150,8 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   })
   // The Signal K APIs this server answers (/signalk/v2/features): each one wired adds its id.
   const signalkApis: SignalKApiId[] = []
+  // History snapshot and playback (SPEC §9) read the journal: answered only with a data dir.
+  if (journal !== undefined) signalkApis.push('historysnapshot', 'historyplayback')
   // The v2 resources API: read from persistDir now, into the tree through the port.
   const resources = new ResourceStore(writes, {
     ...opts,
