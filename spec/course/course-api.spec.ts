@@ -201,6 +201,55 @@ describe('the course API (signalk-server v2 course API)', () => {
     expect(value('navigation.course.nextPoint')).toEqual(state.nextPoint)
   })
 
+  it('follows a waypoint moved and a route edited while the course uses them', async () => {
+    seed({ 'navigation.position': HOME })
+    const id = await createResource('waypoints', waypoint('Buoy', NORTH))
+    const href = `/resources/waypoints/${id}`
+    expect((await put('/destination', { href })).status).toBe(200)
+    const moved = { latitude: 47.53, longitude: -3.02 }
+    const edit = await send(
+      'PUT',
+      `${running.url}/signalk/v2/api/resources/waypoints/${id}`,
+      waypoint('Buoy', moved),
+    )
+    expect(edit.status).toBe(200)
+    await until(
+      () =>
+        (value('navigation.course.nextPoint') as JsonObject | undefined)?.position !== undefined &&
+        (value('navigation.course.nextPoint') as any).position.latitude === 47.53,
+    )
+    expect((await getCourse()).nextPoint).toEqual({
+      href,
+      type: 'Waypoint',
+      position: moved,
+      name: 'Buoy',
+    })
+    await until(
+      () =>
+        Math.abs(
+          (value('navigation.course.calcValues.distance') as number) - distance(HOME, moved),
+        ) < 1e-6,
+    )
+
+    const marks = [HOME, NORTH, moved]
+    const rid = await createResource('routes', route('Loop', marks))
+    expect(
+      (await put('/activeRoute', { href: `/resources/routes/${rid}`, pointIndex: 2 })).status,
+    ).toBe(200)
+    // The route loses its last point: the course moves to the new last one.
+    const shorter = await send(
+      'PUT',
+      `${running.url}/signalk/v2/api/resources/routes/${rid}`,
+      route('Loop', marks.slice(0, 2)),
+    )
+    expect(shorter.status).toBe(200)
+    await until(() => (value('navigation.course.activeRoute') as any)?.pointTotal === 2)
+    const state = await getCourse()
+    expect(state.activeRoute).toMatchObject({ pointIndex: 1, pointTotal: 2 })
+    expect(state.nextPoint).toEqual({ type: 'RoutePoint', position: NORTH, name: 'Mark 1' })
+    expect(state.previousPoint.position).toEqual(HOME)
+  })
+
   it('refuses hostile destinations with problem+json and changes nothing', async () => {
     seed({ 'navigation.position': HOME })
     expect((await put('/destination', { position: NORTH })).status).toBe(200)

@@ -318,19 +318,19 @@ export class Course {
   private take(next: CourseInfo): void {
     this.info = next
     this.file?.write(next)
-    this.arm()
+    // A new course gets its values at once, not a period later.
+    this.arm(true)
   }
 
-  /** Arms the next calculation while a course is active; none otherwise. */
-  private arm(): void {
+  /** Arms the next calculation (`now`: at once) while a course is active; none otherwise. */
+  private arm(now = false): void {
     const scheduler = this.options.scheduler
-    if (this.closed || this.info.nextPoint === null) {
+    if (now || this.closed || this.info.nextPoint === null) {
       scheduler.cancel(this.timer)
       this.timer = undefined
-      return
     }
-    if (this.timer?.pending) return
-    this.timer = scheduler.at(monotonicNow() + this.options.periodMs, this.tick)
+    if (this.closed || this.info.nextPoint === null || this.timer?.pending) return
+    this.timer = scheduler.at(monotonicNow() + (now ? 0 : this.options.periodMs), this.tick)
   }
 
   /** One calculation: the values written, and a route advanced on arrival. */
@@ -338,6 +338,7 @@ export class Course {
     this.timer = undefined
     if (this.closed || this.info.nextPoint === null) return
     const info = this.info
+    this.follow(info)
     const route = info.activeRoute === null ? undefined : this.sailedPoints(info.activeRoute)
     const result = calculate(info, this.navigation(), Date.now(), route)
     try {
@@ -365,6 +366,68 @@ export class Course {
     ) {
       this.advance(active)
     }
+  }
+
+  /**
+   * A waypoint or route edited (moved, points added) while the course
+   * follows it: the course takes the new positions, as signalk-server's
+   * course API follows resource deltas. One map lookup per calculation; a
+   * resource deleted meanwhile leaves the course as it is.
+   */
+  private follow(info: CourseInfo): void {
+    const next = info.nextPoint
+    if (next === null) return
+    const edited = (update: (info: CourseInfo) => CourseInfo): void => {
+      this.change(undefined, (current) => (current === info ? update(current) : current)).catch(
+        (err) => this.options.log.warn({ err }, 'the course could not follow an edited resource'),
+      )
+    }
+    const active = info.activeRoute
+    if (active === null) {
+      if (next.href === undefined) return
+      const ref = parseHref(next.href)
+      const resource = ref && this.options.resources.get(ref.type, ref.id)
+      if (resource === undefined) return
+      let moved: CoursePoint
+      try {
+        moved = this.waypoint(next.href)
+      } catch {
+        return
+      }
+      if (samePoint(moved, next)) return
+      edited((current) => ({ ...current, nextPoint: moved }))
+      return
+    }
+    let route: ResolvedRoute
+    try {
+      route = this.route(active.href)
+    } catch {
+      return
+    }
+    const pointIndex = clamp(active.pointIndex, route.points.length)
+    const nextPoint = routePoint(route, pointIndex, active.reverse)
+    const previousPoint =
+      info.previousPoint?.type === ROUTE_POINT && pointIndex > 0
+        ? routePoint(route, pointIndex - 1, active.reverse)
+        : info.previousPoint
+    if (
+      route.points.length === active.pointTotal &&
+      route.name === active.name &&
+      samePoint(nextPoint, next) &&
+      (previousPoint === null ||
+        info.previousPoint === null ||
+        samePoint(previousPoint, info.previousPoint))
+    ) {
+      return
+    }
+    const activeRoute: ActiveRoute = {
+      href: active.href,
+      pointIndex,
+      pointTotal: route.points.length,
+      reverse: active.reverse,
+      ...(route.name !== undefined && { name: route.name }),
+    }
+    edited((current) => ({ ...current, activeRoute, nextPoint, previousPoint }))
   }
 
   /** Arrival inside the circle: the next leg of the route, from the point reached. */
@@ -609,6 +672,16 @@ function index(value: Json | undefined, points: readonly unknown[]): number {
     )
   }
   return value as number
+}
+
+/** Same position and name. */
+function samePoint(a: CoursePoint, b: CoursePoint): boolean {
+  return (
+    a.position.latitude === b.position.latitude &&
+    a.position.longitude === b.position.longitude &&
+    a.position.altitude === b.position.altitude &&
+    a.name === b.name
+  )
 }
 
 function clamp(i: number, length: number): number {

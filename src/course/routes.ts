@@ -11,7 +11,10 @@
  */
 import type { IncomingMessage } from 'node:http'
 import express, { type Request, type Response, type Router } from 'express'
+import { Errors, KeelsonError } from '../core/errors.js'
 import type { Json } from '../core/json.js'
+import type { StateTree } from '../core/state-tree.js'
+import { readThrough } from '../core/view.js'
 import { readJsonBody } from '../http/body.js'
 import type { Principal, PrincipalOf } from '../security/principal.js'
 import type { Course } from './course.js'
@@ -33,7 +36,7 @@ export interface CourseRouteOptions {
 }
 
 /** The router of the course API, to mount at {@link COURSE_API_PATH}. */
-export function courseRouter(course: Course, options: CourseRouteOptions): Router {
+export function courseRouter(course: Course, tree: StateTree, options: CourseRouteOptions): Router {
   const router = express.Router()
   const bodyOptions = {
     types: ['application/json'],
@@ -66,8 +69,27 @@ export function courseRouter(course: Course, options: CourseRouteOptions): Route
       res.json(COMPLETED)
     }
 
-  router.get('/', (_req, res) => void res.json(courseJson(course.state)))
-  router.get('/calcValues', (_req, res) => void res.json(course.calcValues()))
+  /**
+   * Refuses a reader who may not read `navigation.course` (a login the
+   * security file requires, an ACL): what the tree's REST API would refuse.
+   */
+  const reader = async (req: IncomingMessage): Promise<void> => {
+    const who = await options.principalOf(req)
+    if (who.view.full) return
+    const path = { segments: ['vessels', tree.selfKey, 'navigation', 'course'], starAt: -1 }
+    if (tree.get(path) !== undefined && readThrough(tree, path, who.view) === undefined) {
+      throw new KeelsonError(Errors.FORBIDDEN, 'You may not read navigation.course')
+    }
+  }
+
+  router.get('/', async (req, res) => {
+    await reader(req)
+    res.json(courseJson(course.state))
+  })
+  router.get('/calcValues', async (req, res) => {
+    await reader(req)
+    res.json(course.calcValues())
+  })
   router.get('/arrivalCircle/meta', (_req, res) => {
     res.json({
       arrivalCircle: {
