@@ -243,6 +243,43 @@ describe('SSE playback (GET <path>?startTime=&playbackRate= as an event stream)'
     expect(next.response.statusCode).toBe(200)
   })
 
+  it('sends keep-alives without an id while it replays (they must not move the resume point)', async () => {
+    const server = await recording({ keepAliveMs: 30 })
+    const start = Date.now()
+    await recordVoyage(server.url, 2, 10)
+    const client = await play(server.url, '/vessels/self', start, 0.001)
+    await client.until(() => client.events.filter((e) => e.event === 'keep-alive').length >= 3)
+    const keepAlives = client.events.filter((e) => e.event === 'keep-alive')
+    expect(keepAlives.every((e) => e.id === undefined)).toBe(true)
+    expect(client.lastEventId).toBe(client.messages[0]!.id)
+  })
+
+  it('answers hundreds of playbacks asked for at once with streams or 429, and frees every slot', async () => {
+    const server = await recording({ maxTimeTravel: 16 })
+    const start = Date.now()
+    await recordVoyage(server.url, 2, 10)
+    const url = `${server.url}/signalk/v1/api/vessels/self?startTime=${new Date(start).toISOString()}&playbackRate=0.001`
+    const controllers = Array.from({ length: 300 }, () => new AbortController())
+    closers.push(() => {
+      for (const c of controllers) c.abort()
+    })
+    const answers = await Promise.all(
+      controllers.map((c) =>
+        fetch(url, { headers: { Accept: 'text/event-stream' }, signal: c.signal }),
+      ),
+    )
+    const statuses = answers.map((res) => res.status)
+    expect(statuses.filter((s) => s === 200).length).toBe(16)
+    expect(statuses.filter((s) => s === 429).length).toBe(300 - 16)
+    for (const c of controllers) c.abort()
+    const deadline = Date.now() + 5000
+    while (server.keelson.streams.count('sse') > 0 && Date.now() < deadline) await sleep(10)
+    expect(server.keelson.streams.count('sse')).toBe(0)
+    const again = await play(server.url, '/vessels/self', start, 0.001)
+    expect(again.response.statusCode).toBe(200)
+    expect((await (await fetch(`${server.url}/healthz`)).json()).status).toBe('ok')
+  })
+
   it('keeps a client that never reads to bounded memory and closes it once stalled', async () => {
     const maxConnectionBytes = 512 * 1024
     const server = await recording({

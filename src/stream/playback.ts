@@ -230,9 +230,17 @@ export abstract class Playback extends StreamSubscriber {
   }
 
   private fetch(): void {
-    this.iterator ??= this.journal.changesAfter(this.rev)[Symbol.asyncIterator]()
+    let next: Promise<IteratorResult<PastChange>>
+    try {
+      this.iterator ??= this.journal.changesAfter(this.rev)[Symbol.asyncIterator]()
+      next = this.iterator.next()
+    } catch (err) {
+      this.iterator = undefined
+      this.failed(err)
+      return
+    }
     this.fetching = true
-    this.iterator.next().then(
+    next.then(
       (result) => {
         this.fetching = false
         if (this.closed || !this.replaying) return
