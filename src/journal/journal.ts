@@ -165,7 +165,17 @@ export class Journal implements Durability {
    * dir open.
    */
   static open(options: JournalOptions): Journal {
-    return new Journal(options, openDir(options))
+    mkdirSync(options.dir, { recursive: true })
+    lock(options.dir)
+    try {
+      return new Journal(options, openDir(options))
+    } catch (err) {
+      // A start refused for damage leaves the dir free for `keelson journal repair`.
+      try {
+        unlinkSync(join(options.dir, LOCK_FILE))
+      } catch {}
+      throw err
+    }
   }
 
   /**
@@ -457,6 +467,8 @@ export class Journal implements Durability {
         this.log.error({ reason: message.message }, 'journal: compaction failed; retried later')
       }
       this.retain()
+      // Records that came while it ran may already be due their own checkpoint.
+      if (message.kind === 'done') this.afterFlush()
     })
     worker.on('error', (err) => {
       this.log.error(
@@ -509,13 +521,23 @@ export class Journal implements Durability {
   }
 }
 
-/** The compaction worker: the compiled .js beside this file, or the .ts source through tsx. */
+/**
+ * The compaction worker: the compiled .js beside this file, or, run from
+ * source, the .ts through tsx's loader (registered in the worker first:
+ * an `--import` in a worker's execArgv does not reach its entry on node 20).
+ */
 function startWorker(): Worker {
   const source = import.meta.url.endsWith('.ts')
   const url = new URL(source ? './compact-worker.ts' : './compact-worker.js', import.meta.url)
   if (!source) return new Worker(url)
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
-  return new Worker(url, { execArgv: ['--import', tsx] })
+  // tsx's ESM API (its package exports resolve the CommonJS one for require).
+  const api = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href
+  const boot = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}) })`
+  return new Worker(boot, { eval: true })
 }
 
 /** What opening a data dir found. */
@@ -530,8 +552,6 @@ interface Opened {
 
 function openDir(options: JournalOptions): Opened {
   const { dir, log } = options
-  mkdirSync(dir, { recursive: true })
-  lock(dir)
   const listing = listJournal(dir)
   const metaFile = join(dir, META_FILE)
   let meta: Meta | undefined
