@@ -1,0 +1,336 @@
+/**
+ * What a boat owner does with KIP and Freeboard-SK, as steps a spec and
+ * `scripts/apps-check.ts` both run: open an app and watch it, log KIP in
+ * and save its configuration on the server, save a waypoint in Freeboard,
+ * find it again after a reload and Go To it. Each scenario returns what it
+ * saw: the failures the page showed and the checks that did not hold.
+ */
+import type { Browser, Page } from 'playwright-core'
+import { artifact } from '../support/browser.js'
+import {
+  type Failure,
+  type Served,
+  SKIPPER,
+  TOAST,
+  type Watched,
+  watch,
+  watchToasts,
+} from './harness.js'
+
+/** Where each app is served. */
+export const KIP = '/@mxtommy/kip/'
+export const FREEBOARD = '/@signalk/freeboard-sk/'
+
+/** What a scenario saw. */
+export interface Outcome {
+  name: string
+  /** Every failure the page showed (see {@link isFailure} for the ones that count). */
+  failures: Failure[]
+  /** Requests to the internet, refused (map tiles, Freeboard's connectivity check). */
+  blocked: string[]
+  /** Every distinct request made to the server, `METHOD path`. */
+  requests: string[]
+  /** What the scenario checked and found, in order. */
+  notes: string[]
+  /** The checks that did not hold. */
+  problems: string[]
+  /** Screenshot files. */
+  shots: string[]
+}
+
+/**
+ * Requests that fail against signalk-server 2.32.0 too, run with its
+ * defaults and the same two apps (`scripts/apps-check.ts --url`, README
+ * "Signal K endpoints"): `METHOD path` patterns, query ignored. Its
+ * resources-provider plugin is off by default, so Freeboard's custom types
+ * are not registered; no tracks plugin, symbol or plotter-extension
+ * provider is installed; no anchor is set; KIP's plugin cannot open its
+ * history database on Node 20 (node:sqlite needs 22.5) and answers 503.
+ */
+export const UPSTREAM_FAILURES: readonly RegExp[] = [
+  /^GET \/signalk\/v2\/api\/resources\/(tracks|infolayers|groups|symbols|plotterExtensions)$/,
+  /^POST \/plugins\/resources-provider\/_config\/(tracks|infolayers|groups)$/,
+  /^GET \/signalk\/v1\/api\/tracks$/,
+  /^GET \/signalk\/v1\/api\/vessels\/self\/navigation\/anchor$/,
+  /^POST \/plugins\/kip\/series\/reconcile$/,
+]
+
+/**
+ * True for a toast that reports an error or a refusal. The apps also toast
+ * news ("Connection Open.", KIP's offer to create a shared configuration for
+ * a new user, which signalk-server gets too).
+ */
+export function isErrorToast(text: string): boolean {
+  return /error|fail|could not|unable|not found|status code|requires/i.test(text)
+}
+
+/** The `METHOD path`s a failure is about: its request, or the URLs an app's console error names. */
+function requestsOf(failure: Failure): string[] {
+  if (failure.kind === 'http' || failure.kind === 'network') {
+    return [failure.text.split(' → ')[0]?.split('?')[0] ?? '']
+  }
+  if (failure.kind !== 'console') return []
+  // Angular: "Http failure response for http://host/path: 404 Not Found"; the method is not said.
+  const paths = [...failure.text.matchAll(/https?:\/\/[^/\s]+(\/[^\s?:]*)/g)].map((m) => m[1])
+  return paths.flatMap((path) => [`GET ${path}`, `POST ${path}`])
+}
+
+/** True when `failure` also happens against signalk-server 2.32.0. */
+export function isUpstream(failure: Failure): boolean {
+  const requests = requestsOf(failure)
+  return requests.length > 0 && requests.some((r) => UPSTREAM_FAILURES.some((re) => re.test(r)))
+}
+
+/**
+ * The failures that count against keelson: every page error, console error,
+ * failed request and WebSocket error reply, and error toasts, except the
+ * requests that fail against signalk-server too.
+ */
+export function isFailure(failure: Failure): boolean {
+  if (failure.kind === 'toast') return isErrorToast(failure.text)
+  return !isUpstream(failure)
+}
+
+interface Run {
+  watched: Watched
+  outcome: Outcome
+  shot(label: string): Promise<void>
+  note(text: string): void
+  problem(text: string): void
+}
+
+async function begin(browser: Browser, origin: string, name: string): Promise<Run> {
+  const watched = await watch(browser, origin)
+  const outcome: Outcome = {
+    name,
+    failures: watched.failures,
+    blocked: watched.blocked,
+    requests: [],
+    notes: [],
+    problems: [],
+    shots: [],
+  }
+  return {
+    watched,
+    outcome,
+    async shot(label) {
+      const path = artifact(`apps-${name}-${label}.png`)
+      await watched.page.screenshot({ path }).catch(() => undefined)
+      outcome.shots.push(path)
+    },
+    note: (text) => void outcome.notes.push(text),
+    problem: (text) => void outcome.problems.push(text),
+  }
+}
+
+async function end(run: Run): Promise<Outcome> {
+  await run.watched.readToasts()
+  run.outcome.requests = [...new Set(run.watched.requests.map((r) => r.split('?')[0] as string))]
+  await run.watched.context.close()
+  return run.outcome
+}
+
+/** Runs `step`; a step that throws (a timeout) is a problem of the scenario, with a screenshot. */
+async function step(run: Run, label: string, body: () => Promise<void>): Promise<boolean> {
+  try {
+    await body()
+    return true
+  } catch (err) {
+    run.problem(`${label}: ${(err as Error).message.split('\n')[0]}`)
+    await run.shot(`failed-${label.replace(/\W+/g, '-')}`)
+    return false
+  }
+}
+
+/**
+ * Freeboard asks whether the internet map service is there (it is not: the
+ * page reaches 127.0.0.1 only) and says so in a dialog; a boat at sea sees
+ * it too. Closes it when it shows within `ms`.
+ */
+async function dismissOffline(page: Page, ms = 5000): Promise<void> {
+  const ok = page.locator('mat-dialog-container').getByRole('button', { name: 'OK' })
+  await ok.click({ timeout: ms }).catch(() => undefined)
+}
+
+/** Opens `path` on `origin` and watches it for `ms` (toasts, requests, errors). */
+export async function openApp(
+  browser: Browser,
+  origin: string,
+  name: string,
+  path: string,
+  ms = 8000,
+): Promise<Outcome> {
+  const run = await begin(browser, origin, name)
+  await step(run, 'load', async () => {
+    await run.watched.page.goto(`${origin}${path}`, { waitUntil: 'domcontentloaded' })
+    await watchToasts(run.watched, ms)
+  })
+  await run.shot('loaded')
+  return end(run)
+}
+
+/** The version directory KIP keeps its configuration under (`applicationData/user/kip/<n>`). */
+const KIP_CONFIG = /\/signalk\/v1\/applicationData\/user\/kip\/(\d+)\/default$/
+
+/**
+ * KIP on a server with a user: Settings → Connectivity → "Login to server",
+ * the credentials of {@link SKIPPER}, Sign in; KIP then offers to create the
+ * user's shared configuration `default`: Create. The configuration must then
+ * be on the server (read back over REST with the user's token) and KIP must
+ * load it after a reload, logged in.
+ */
+export async function kipLogin(browser: Browser, served: Served): Promise<Outcome> {
+  const run = await begin(browser, served.url, 'kip-login')
+  const { page } = run.watched
+  let saved: string | undefined
+  page.on('response', (res) => {
+    const path = new URL(res.url()).pathname
+    if (
+      res.request().method() === 'POST' &&
+      path.startsWith('/signalk/v1/applicationData/user/kip/')
+    ) {
+      run.note(`KIP saved its configuration: POST ${path} → ${res.status()}`)
+      if (res.ok()) saved = path
+    }
+  })
+  const ok =
+    (await step(run, 'open Connectivity settings', async () => {
+      await page.goto(`${served.url}${KIP}#/options`, { waitUntil: 'domcontentloaded' })
+      await page.getByText('Login to server').click()
+    })) &&
+    (await step(run, 'sign in', async () => {
+      const dialog = page.locator('mat-dialog-container')
+      await dialog.getByLabel('User ID').fill(SKIPPER.name)
+      await dialog.getByLabel('Password').fill(SKIPPER.password as string)
+      await run.shot('credentials')
+      await dialog.getByRole('button', { name: 'Sign in' }).click()
+      await page.getByText('Connected, Logged In').waitFor({ timeout: 20_000 })
+      run.note('KIP shows "Connected, Logged In"')
+    })) &&
+    (await step(run, 'create the shared configuration', async () => {
+      const create = page.locator(TOAST).getByRole('button', { name: 'Create' })
+      await create.click({ timeout: 20_000 })
+      await page.waitForResponse(
+        (res) => res.request().method() === 'POST' && res.url().includes('/applicationData/'),
+      )
+      await watchToasts(run.watched, 2000)
+      if (saved === undefined) throw new Error('no POST of the configuration succeeded')
+    }))
+  if (ok && saved !== undefined) {
+    await step(run, 'read the configuration back over REST', async () => {
+      const token = await served.login(SKIPPER.name, SKIPPER.password)
+      const version = /\/kip\/(\d+)/.exec(saved as string)?.[1]
+      const url = `${served.url}/signalk/v1/applicationData/user/kip/${version}/default`
+      const res = await fetch(url, { headers: { Authorization: `Bearer ${token}` } })
+      const body = (await res.json()) as Record<string, unknown>
+      if (res.status !== 200 || typeof body !== 'object' || Object.keys(body).length === 0) {
+        throw new Error(`GET ${url} → ${res.status} ${JSON.stringify(body).slice(0, 200)}`)
+      }
+      run.note(`GET ${new URL(url).pathname} → 200 with ${Object.keys(body).join(', ')}`)
+    })
+    await step(run, 'reload: KIP loads it, logged in', async () => {
+      const loaded = page.waitForResponse(
+        (res) => KIP_CONFIG.test(new URL(res.url()).pathname) && res.status() === 200,
+        { timeout: 20_000 },
+      )
+      await page.reload({ waitUntil: 'domcontentloaded' })
+      await loaded
+      await page.getByText('Connected, Logged In').waitFor({ timeout: 20_000 })
+      run.note('after a reload KIP read its configuration from the server (200), logged in')
+      await watchToasts(run.watched, 3000)
+    })
+  }
+  await run.shot('done')
+  return end(run)
+}
+
+/** The figures of Freeboard's course panel. */
+interface Course {
+  bearing: string
+  distance: string
+}
+
+async function readCourse(page: Page): Promise<Course | undefined> {
+  const text = await page.locator('body').innerText()
+  const bearing = /BRG\s+(-?[\d.]+)/.exec(text)?.[1]
+  const distance = /DTG\s+(-?[\d.]+)\s*([a-zA-Z]+)/.exec(text)
+  return bearing !== undefined && distance !== null
+    ? { bearing, distance: `${distance[1]} ${distance[2]}` }
+    : undefined
+}
+
+/**
+ * Freeboard on a server without users (writes from this machine are
+ * allowed): "Mark Vessel Position" → SAVE; after a reload the waypoint is in
+ * Freeboard's waypoint list; "Navigate to Waypoint" (Go To) shows bearing and
+ * distance, which change as the demo boat sails away from the mark.
+ */
+export async function freeboardWaypoint(browser: Browser, served: Served): Promise<Outcome> {
+  const run = await begin(browser, served.url, 'freeboard-waypoint')
+  const { page } = run.watched
+  let name: string | undefined
+  const openWaypoints = async () => {
+    await page.getByText('layers', { exact: true }).click()
+    await page.getByRole('menuitem', { name: 'Waypoints' }).click()
+  }
+  const ok =
+    (await step(run, 'open Freeboard', async () => {
+      await page.goto(`${served.url}${FREEBOARD}`, { waitUntil: 'domcontentloaded' })
+      await dismissOffline(page)
+    })) &&
+    (await step(run, 'Mark Vessel Position, SAVE', async () => {
+      await page.locator('wpt-button button').click()
+      await run.shot('new-waypoint')
+      const posted = page.waitForResponse(
+        (res) =>
+          res.request().method() === 'POST' &&
+          new URL(res.url()).pathname === '/signalk/v2/api/resources/waypoints',
+      )
+      await page.getByRole('button', { name: 'SAVE' }).click()
+      const res = await posted
+      name = (res.request().postDataJSON() as { name?: string }).name
+      run.note(`POST /signalk/v2/api/resources/waypoints "${name}" → ${res.status()}`)
+      if (!res.ok()) throw new Error(`the waypoint was not saved: ${res.status()}`)
+      await watchToasts(run.watched, 1500)
+    })) &&
+    (await step(run, 'reload: the waypoint is listed', async () => {
+      await page.reload({ waitUntil: 'domcontentloaded' })
+      await dismissOffline(page)
+      await openWaypoints()
+      await page.getByText(name as string, { exact: true }).waitFor()
+      run.note(`after a reload Freeboard lists "${name}"`)
+      await run.shot('waypoint-list')
+    })) &&
+    (await step(run, 'Go To the waypoint', async () => {
+      const put = page.waitForResponse((res) =>
+        res.url().endsWith('/signalk/v2/api/vessels/self/navigation/course/destination'),
+      )
+      await page.locator('[mattooltip="Navigate to Waypoint"]').first().click()
+      const res = await put
+      run.note(`PUT …/navigation/course/destination → ${res.status()}`)
+      if (!res.ok()) throw new Error(`Go To refused: ${res.status()}`)
+    }))
+  if (ok) {
+    await step(run, 'bearing and distance update', async () => {
+      const first = await page
+        .waitForFunction(() => /BRG\s+-?[\d.]+[\s\S]*DTG\s+-?[\d.]+/.test(document.body.innerText))
+        .then(() => readCourse(page))
+      run.note(`course panel: BRG ${first?.bearing}, DTG ${first?.distance}`)
+      await run.shot('go-to')
+      const end = Date.now() + 30_000
+      let now = first
+      while (Date.now() < end) {
+        await watchToasts(run.watched, 1000)
+        now = await readCourse(page)
+        if (now && first && (now.bearing !== first.bearing || now.distance !== first.distance))
+          break
+      }
+      if (!now || !first || (now.bearing === first.bearing && now.distance === first.distance)) {
+        throw new Error(`BRG/DTG did not change in 30 s (${JSON.stringify(now)})`)
+      }
+      run.note(`then: BRG ${now.bearing}, DTG ${now.distance}`)
+      await run.shot('go-to-later')
+    })
+  }
+  return end(run)
+}
