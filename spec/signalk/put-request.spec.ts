@@ -4,6 +4,9 @@
  * `GET /signalk/v1/requests/:id`, and every refusal answered with a message.
  */
 import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { WebSocket } from 'ws'
 import { Client, type Running, start } from './support.js'
@@ -196,6 +199,34 @@ describe('PUT requests on the WebSocket', () => {
     expect(
       running.keelson.tree.get({ segments: ['vessels', KEY, 'a'], starAt: -1 }),
     ).toBeUndefined()
+  })
+})
+
+describe('PUT requests and the journal', () => {
+  it('answers once the write is journaled: the value is there after a restart on the data dir', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'keelson-put-'))
+    try {
+      running = await start({ dataDir, journal: 'sync' })
+      const client = await open()
+      client.send({
+        requestId: 'j',
+        put: { path: 'electrical.switches.anchorLight.state', value: 1 },
+      })
+      expect(await replyTo(client, 'j')).toMatchObject({ statusCode: 200 })
+      client.close()
+      await running.close()
+      running = await start({ dataDir, journal: 'sync' })
+      const leaf = running.keelson.tree.get({
+        segments: ['vessels', KEY, 'electrical', 'switches', 'anchorLight', 'state'],
+        starAt: -1,
+      }) as any
+      expect(leaf.value).toBe(1)
+      expect(leaf.$source).toBe('ws.127_0_0_1')
+    } finally {
+      await running?.close()
+      running = undefined
+      await rm(dataDir, { recursive: true, force: true })
+    }
   })
 })
 
