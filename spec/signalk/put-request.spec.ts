@@ -312,6 +312,8 @@ describe('PUT requests over REST', () => {
     const res = await fetch(url('/signalk/v1/requests/nope'))
     expect(res.status).toBe(404)
     expect(((await res.json()) as any).code).toBe('KEELSON_ERR_REQUEST_NOT_FOUND')
+    const malformed = await fetch(url('/signalk/v1/requests/%E0%A4%A'))
+    expect(malformed.status).toBe(400)
   })
 })
 

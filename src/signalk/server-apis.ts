@@ -19,7 +19,7 @@
  */
 import express, { type Router } from 'express'
 import { Errors, KeelsonError } from '../core/errors.js'
-import { type Requests, replyJson } from './requests.js'
+import { REQUESTS_PATH, type Requests, replyJson } from './requests.js'
 import { ACTIVE_UNIT_PREFERENCES } from './unit-preferences.js'
 
 /** The ids signalk-server gives its APIs in `/signalk/v2/features` (`SignalKApiId`). */
@@ -71,8 +71,19 @@ export function serverApisRouter(options: ServerApisOptions): Router {
     res.json(ACTIVE_UNIT_PREFERENCES)
   })
 
-  router.get('/signalk/v1/requests/:id', (req, res, next) => {
-    const id = String(req.params.id)
+  // `use`, not a `:id` route: express would answer a malformed percent-encoding 500.
+  router.use(REQUESTS_PATH, (req, res, next) => {
+    const match = /^\/([^/]+)\/?$/.exec(req.path)
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || match === null) {
+      next()
+      return
+    }
+    let id: string
+    try {
+      id = decodeURIComponent(match[1]!)
+    } catch {
+      throw new KeelsonError(Errors.BAD_PATH, 'The request id is not valid percent-encoding')
+    }
     const reply = options.requests.get(id)
     if (reply !== undefined) {
       res.set('Cache-Control', 'no-store').json(replyJson(reply))
