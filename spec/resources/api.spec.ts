@@ -410,7 +410,7 @@ describe('resources API: refusals', () => {
     expect(await rawCall('PUT', `${API}/charts/..%2F..%2Fetc%2Fxxxxxxx`, '{"type":"WMS"}')).toBe(
       400,
     )
-    expect(await readdir(dir)).toEqual([])
+    expect(await readdir(join(dir, 'resources')).catch(() => [])).toEqual([])
   })
 
   it('refuses bad JSON, a wrong content type, forbidden keys, non-finite numbers and deep nesting', async () => {
@@ -613,7 +613,6 @@ describe('resources API: custom types', () => {
       expect([400, 404], name).toContain(status)
     }
     expect(await readdir(join(dir, 'resources'))).toEqual(['custom-types.json', 'tracks'])
-    expect(await readdir(dir)).toEqual(['resources'])
     expect((await call('POST', '/plugins/resources-provider/_config/groups')).status).toBe(200)
     const full = await call('POST', '/plugins/resources-provider/_config/infolayers')
     expect(full.status).toBe(507)
@@ -624,6 +623,25 @@ describe('resources API: custom types', () => {
         { name: 'groups', description: '' },
       ],
     })
+  })
+
+  it('unregisters a custom type: no longer served nor in the tree, its files kept for a new registration', async () => {
+    const s = await start()
+    await call('POST', '/plugins/resources-provider/_config/tracks')
+    const id = (await post('tracks', { name: 'trk' })).body.id
+    const unreg = await call('DELETE', '/plugins/resources-provider/_config/tracks')
+    expect(unreg.body).toEqual({ state: 'COMPLETED', statusCode: 200, message: 'OK' })
+    expect((await call('GET', `${API}/tracks`)).status).toBe(404)
+    expect((await call('GET', API)).body.tracks).toBeUndefined()
+    const self = s.keelson.tree.selfKey
+    expect(
+      s.keelson.tree.get({ segments: ['vessels', self, 'resources', 'tracks'], starAt: -1 }),
+    ).toBeUndefined()
+    expect((await call('DELETE', '/plugins/resources-provider/_config/tracks')).status).toBe(404)
+    expect((await call('DELETE', '/plugins/resources-provider/_config/routes')).status).toBe(400)
+    expect(await readdir(join(dir, 'resources', 'tracks'))).toEqual([id])
+    await call('POST', '/plugins/resources-provider/_config/tracks')
+    expect((await call('GET', `${API}/tracks/${id}`)).body).toMatchObject({ name: 'trk' })
   })
 })
 
@@ -789,6 +807,6 @@ describe('resources API: the tree and its streams', () => {
     server = await startServer({})
     expect((await post('waypoints', waypoint(1, 1))).status).toBe(201)
     expect(Object.keys((await call('GET', `${API}/waypoints`)).body)).toHaveLength(1)
-    expect(await readdir(dir)).toEqual([])
+    expect(await readdir(join(dir, 'resources')).catch(() => [])).toEqual([])
   })
 })

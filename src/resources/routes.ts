@@ -9,8 +9,9 @@
  * - `POST .../<type>`: 201 `{"state":"COMPLETED","statusCode":201,"id"}` (a new UUID;
  *   a chart's `identifier` when it is a valid chart id).
  * - `GET|PUT|DELETE .../<type>/<id>`; `GET .../<type>/<id>/<member>/...`: `{"value"}`.
- * - `POST /plugins/resources-provider/_config/<type>` registers a custom type;
- *   `GET /plugins/resources-provider/_config` lists them (signalk-server's resources-provider).
+ * - `POST /plugins/resources-provider/_config/<type>` registers a custom type,
+ *   `DELETE` unregisters it (its files stay), `GET /plugins/resources-provider/_config`
+ *   lists them (signalk-server's resources-provider).
  *
  * Refusals are problem+json (src/http/problem.ts). Reads go through the
  * caller's view and writes through its ACL check on `resources.<type>.<id>`
@@ -132,9 +133,14 @@ export function resourcesRouter(
     }
     if (rest.length > 0)
       throw new KeelsonError(Errors.NOT_FOUND, `No endpoint at ${req.originalUrl}`)
-    allow(res, req.method, 'POST')
+    allow(res, req.method, 'POST, DELETE')
     const who = await principalOf(req)
     checkWriter(who)
+    if (req.method === 'DELETE') {
+      await store.unregisterType(name, who.authorize)
+      send(res, 200, { state: 'COMPLETED', statusCode: 200, message: 'OK' })
+      return
+    }
     const body = hasBody(req) ? await readJsonBody(req, bodyOptions) : {}
     const description =
       isObject(body) && typeof body.description === 'string' ? body.description : ''

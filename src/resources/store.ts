@@ -312,6 +312,40 @@ export class ResourceStore {
     })
   }
 
+  /**
+   * Unregisters the custom type `name` (signalk-server's `DELETE
+   * /plugins/resources-provider/_config/<name>`): it is no longer served
+   * and its copies leave the tree; its files stay on disk, as there, and
+   * come back if it is registered again. `authorize` must allow writing
+   * `resources.<name>`. Rejects with RESOURCE_TYPE_NOT_FOUND,
+   * BAD_RESOURCE_TYPE (a standard type) or UNAVAILABLE.
+   */
+  async unregisterType(name: string, authorize?: Authorize): Promise<void> {
+    if (STANDARD_TYPES.includes(name)) {
+      throw new KeelsonError(Errors.BAD_RESOURCE_TYPE, `${name} is a standard type`)
+    }
+    return this.serial(async () => {
+      const entries = this.entries(name)
+      const path = this.typePath(name)
+      const operation: Operation = { kind: 'delete', path: path.segments }
+      if (this.tree.get(path) !== undefined) await this.writes.submit(operation, authorize)
+      else authorize?.(rootPatch(path.segments, null), operation)
+      const custom = this.custom.filter((t) => t.name !== name)
+      if (this.files !== undefined) {
+        try {
+          await this.files.writeTypes(custom)
+        } catch (err) {
+          // Still registered: its copies go back into the tree.
+          for (const [id, entry] of entries) await this.putBack(name, id, entry)
+          throw notSaved(err, this.options.log)
+        }
+      }
+      this.custom.splice(0, this.custom.length, ...custom)
+      for (const entry of entries.values()) this.totalBytes -= entry.bytes
+      this.byType.delete(name)
+    })
+  }
+
   /** Runs `task` after every write before it, so writes never interleave. */
   private serial<T>(task: () => Promise<T>): Promise<T> {
     const run = this.tail.then(task, task)
