@@ -360,10 +360,14 @@ describe('the course API (signalk-server v2 course API)', () => {
   })
 
   it('clears the course: nulls in the tree, calculated values emptied, and no more writes', async () => {
-    seed({ 'navigation.position': HOME })
+    seed({
+      'navigation.position': HOME,
+      'navigation.speedOverGround': 2,
+      'navigation.courseOverGroundTrue': 0,
+    })
     expect((await put('/arrivalCircle', { value: 20 })).status).toBe(200)
     expect((await put('/destination', { position: NORTH })).status).toBe(200)
-    await until(() => value('navigation.course.calcValues.distance') !== undefined)
+    await until(() => value('performance.velocityMadeGoodToWaypoint') !== undefined)
     const res = await send('DELETE', course())
     expect(res.json).toEqual({ state: 'COMPLETED', statusCode: 200, message: 'OK' })
     expect(await getCourse()).toEqual({
@@ -377,6 +381,7 @@ describe('the course API (signalk-server v2 course API)', () => {
     // A null value removes the leaf's value, as Signal K's null does (SPEC §1).
     expect(leaf('navigation.course.nextPoint')).not.toHaveProperty('value')
     expect(leaf('navigation.course.calcValues.distance')).not.toHaveProperty('value')
+    expect(leaf('performance.velocityMadeGoodToWaypoint')).not.toHaveProperty('value')
     expect(leaf('navigation.courseGreatCircle.nextPoint.position')).not.toHaveProperty('value')
     expect(value('navigation.course.calcValues.calcMethod')).toBe('GreatCircle')
     const rev = running.keelson.tree.rev

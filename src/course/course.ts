@@ -302,7 +302,7 @@ export class Course {
       const next = make(this.info)
       const delta = courseDelta(next)
       const ending = next.nextPoint === null && this.calculated
-      if (ending) appendValues(delta, emptyValues(), CALC_SOURCE)
+      if (ending) appendValues(delta, emptyValues())
       await this.port.submit(this.operation(delta), authorize && this.courseOnly(authorize))
       this.take(next)
       if (ending) {
@@ -453,9 +453,7 @@ export class Course {
 
   private write(values: Readonly<Record<string, Json>>): void {
     const delta: Delta = { context: 'vessels.self', updates: [] }
-    appendValues(delta, values, CALC_SOURCE)
-    const vmg = values.velocityMadeGood ?? null
-    delta.updates[0]!.values!.push({ path: 'performance.velocityMadeGoodToWaypoint', value: vmg })
+    appendValues(delta, values)
     this.port.write(this.operation(delta))
   }
 
@@ -697,11 +695,16 @@ function isIsoTime(value: Json): value is string {
   )
 }
 
-function appendValues(delta: Delta, values: Readonly<Record<string, Json>>, source: string): void {
+/** The calculated values as an update of `delta`, with the plugin's copy of VMG under `performance`. */
+function appendValues(delta: Delta, values: Readonly<Record<string, Json>>): void {
   const list: PathValue[] = []
   for (const path of CALC_PATHS)
     list.push({ path: `navigation.course.calcValues.${path}`, value: values[path] ?? null })
-  delta.updates.push({ $source: source, values: list })
+  list.push({
+    path: 'performance.velocityMadeGoodToWaypoint',
+    value: values.velocityMadeGood ?? null,
+  })
+  delta.updates.push({ $source: CALC_SOURCE, values: list })
 }
 
 function bad(detail: string): KeelsonError {
