@@ -155,20 +155,46 @@ describe('the Signal K WebSocket playback /signalk/v1/playback', () => {
     expect(await none.drain()).toEqual([])
   })
 
-  it('keeps playing what gets recorded after it started, as signalk-server does', async () => {
-    const server = await recording()
+  it('goes on with the changes as they happen once it has caught up, and frees its slot', async () => {
+    const server = await recording({ maxTimeTravel: 1 })
     const start = Date.now()
     await writeLeaf(server.url, 'navigation.speedOverGround', 1)
+    const at = `startTime=${new Date(start).toISOString()}&playbackRate=1000`
+    const peer = await open(server.url, at)
+    await readUntil(peer, (read) => deltaValues(read).some((v) => v.value === 1))
+    // Written after the playback started: it comes as it happens, a delta that validates.
+    await sleep(50)
+    const later = await writeLeaf(server.url, 'navigation.speedOverGround', 2)
+    const messages = await readUntil(peer, (read) => deltaValues(read).some((v) => v.value === 2))
+    expect(deltaValues(messages).at(-1)).toEqual({ context: CONTEXT, path: later.path, value: 2 })
+    for (const message of messages) expect(schema.validateDelta(message).valid).toBe(true)
+    // Live, it no longer holds a time-travel slot: another playback opens (maxTimeTravel 1).
+    const second = await WsPeer.connect(playbackUrl(server.url, at))
+    expect(second.refused).toBe(false)
+    if (!second.refused) closers.push(() => second.close())
+  })
+
+  it('catches up with what changed after the last record when it goes live', async () => {
+    const server = await recording()
+    const start = Date.now()
+    const writes = await recordVoyage(server.url, 3, 5)
     const peer = await open(
       server.url,
-      `startTime=${new Date(start).toISOString()}&playbackRate=1000`,
+      `startTime=${new Date(start).toISOString()}&playbackRate=1000000`,
     )
-    await readUntil(peer, (read) => deltaValues(read).some((v) => v.value === 1))
-    const later = await writeLeaf(server.url, 'navigation.speedOverGround', 2)
-    const values = deltaValues(
-      await readUntil(peer, (read) => deltaValues(read).some((v) => v.value === 2)),
+    const last = writes.at(-1)!
+    const messages = await readUntil(peer, (read) =>
+      deltaValues(read).some((v) => v.path === last.path && v.value === last.value),
     )
-    expect(values.at(-1)).toEqual({ context: CONTEXT, path: later.path, value: 2 })
+    // The values played end at the live tree's values.
+    const byPath = new Map(deltaValues(messages).map((v) => [v.path, v.value]))
+    const live = await (await fetch(`${server.url}/signalk/v1/api/vessels/self`)).json()
+    for (const w of writes) {
+      const [group, ...rest] = w.path.split('.')
+      let node = live[group!]
+      for (const key of rest) node = node[key]
+      expect(byPath.get(w.path)).toEqual(node.value)
+    }
   })
 
   it('answers a message from the client with an error message and stays open; {} is a keep-alive', async () => {

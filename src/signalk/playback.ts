@@ -5,9 +5,10 @@
  * carries `startTime` and `playbackRate` (hello.json), then the values at
  * `startTime` (unless `sendCachedValues=false`), then the recorded changes
  * as Signal K deltas at the recorded pace × the rate, each leaf with its
- * recorded `timestamp` (the record's time when it had none). Past the last
- * record it keeps asking the journal for new ones, once a second, as
- * signalk-server's providers do. A playback takes no messages from the
+ * recorded `timestamp` (the record's time when it had none). Once it has
+ * played everything recorded and its clock has reached the present, it
+ * goes on with the changes as they happen, as a signalk-server playback
+ * does once its provider has caught up. A playback takes no messages from the
  * client: `{}` keep-alives are ignored, anything else gets an error
  * message and the connection stays open.
  *
@@ -39,7 +40,8 @@ import type { Principal, PrincipalOf } from '../security/principal.js'
 import { Playback, type PlaybackStart, prunedRoot } from '../stream/playback.js'
 import type { Streams } from '../stream/streams.js'
 import { WsConnection } from '../stream/ws-connection.js'
-import { type DeltaItem, itemsAt, toDeltas } from './to-delta.js'
+import { type DeltaClient, StreamSubscription } from './subscription.js'
+import { type DeltaFrame, type DeltaItem, itemsAt, itemsOf, toDeltas } from './to-delta.js'
 import type { SignalKStats } from './ws-client.js'
 import { textFrame, textFrames } from './ws-frame.js'
 import { abortUpgrade } from './ws-transport.js'
@@ -214,7 +216,7 @@ export class SignalKPlayback {
 }
 
 /** One playback client. */
-class PlaybackClient extends WsConnection {
+class PlaybackClient extends WsConnection implements DeltaClient {
   /** Answered the last ping. */
   alive = true
 
@@ -278,6 +280,17 @@ class PlaybackClient extends WsConnection {
     this.sendJson(reply)
   }
 
+  /** Sends a frame shared with other clients (live, once the playback caught up). */
+  sendFrame(frame: DeltaFrame): void {
+    const bytes = frame.bytes
+    this.send(bytes, frame.messages)
+  }
+
+  /** Counts items held back instead of sent on their own. */
+  countCoalesced(count: number): void {
+    this.wsStats.coalesced += count
+  }
+
   /** Items as delta messages. */
   sendItems(items: readonly DeltaItem[]): void {
     if (items.length === 0) return
@@ -324,8 +337,29 @@ class WsPlayback extends Playback {
     this.client.sendItems(items)
   }
 
+  /**
+   * Everything recorded is played and the clock has reached the present:
+   * from here the client gets the changes as they happen (as a
+   * signalk-server playback does once its provider has caught up), from the
+   * tree rather than by asking the journal again and again. What changed
+   * after the last record comes first, from the tree's resume history (all
+   * the current values when it no longer reaches back that far).
+   */
   protected caughtUp(): boolean {
-    // As signalk-server: the playback goes on at its pace with what gets recorded.
-    return false
+    const { client, path, view, base } = this
+    const tree = client.streams.tree
+    const from = this.sentRev
+    // Closing this subscription lets go of the past tree and the time-travel slot.
+    client.remove(this)
+    const context = path.segments.length === 0 ? '*' : 'vessels.self'
+    const spec = { context, path: '*', period: 0, minPeriod: 0, policy: 'instant' as const }
+    const live = new StreamSubscription(client, spec, path, view)
+    client.add(live)
+    const filter = view.full ? undefined : (effect: Effect) => view.scope(path, effect)
+    const missed = tree.history.catchUp(path, from, tree.rev, view.key, filter)
+    live.listen()
+    if (missed === undefined) client.sendItems(live.snapshot())
+    else if (missed !== null) client.sendItems(itemsOf(tree, base, missed.patch))
+    return true
   }
 }

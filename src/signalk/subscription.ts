@@ -20,9 +20,9 @@ import { monotonicNow } from '../core/scheduler.js'
 import { DEFAULT_MAX_DEPTH, tooDeep } from '../core/validate.js'
 import { readThrough, type View } from '../core/view.js'
 import { MAX_PERIOD_MS } from '../options.js'
+import type { Connection } from '../stream/connection.js'
 import { StreamSubscriber } from '../stream/subscriber.js'
 import { type DeltaFrame, type DeltaItem, frameBuilder, itemKey, itemsOf } from './to-delta.js'
-import type { StreamClient } from './ws-client.js'
 
 /** Delivery policies of the subscription protocol. */
 export type Policy = 'instant' | 'ideal' | 'fixed'
@@ -100,6 +100,20 @@ function ms(value: unknown, name: string): number | undefined {
   return value
 }
 
+/**
+ * The connection a subscription sends deltas through: a client of the
+ * Signal K stream (./ws-client.ts), or a playback's once it is live
+ * (./playback.ts).
+ */
+export interface DeltaClient extends Connection {
+  /** Sends a frame shared with other clients. */
+  sendFrame(frame: DeltaFrame): void
+  /** Sends items made for this client alone. */
+  sendItems(items: readonly DeltaItem[]): void
+  /** Counts items held back instead of sent on their own. */
+  countCoalesced(count: number): void
+}
+
 /** A live subscription of one client. */
 export class StreamSubscription extends StreamSubscriber {
   private readonly base: readonly string[]
@@ -109,7 +123,7 @@ export class StreamSubscription extends StreamSubscriber {
   private dueAt: number
 
   constructor(
-    private readonly client: StreamClient,
+    private readonly client: DeltaClient,
     readonly spec: SubscriptionSpec,
     path: TreePath,
     view: View,

@@ -26,9 +26,9 @@ import { StreamSubscriber } from './subscriber.js'
 /** Longest single wait, ms: a longer one is taken in steps (node's timers stop at 2^31 ms). */
 const MAX_WAIT_MS = 3_600_000
 /**
- * How long a playback that has replayed all that is recorded waits before
- * asking the journal again, when its clock has passed the present
- * (signalk-server's history providers ask once a second too).
+ * The shortest wait of a playback that has replayed all that is recorded
+ * before it asks the journal again (signalk-server's history providers ask
+ * once a second too).
  */
 export const PLAYBACK_POLL_MS = 1000
 /** Changes replayed in one go before the event loop is yielded to other work. */
@@ -152,7 +152,8 @@ export abstract class Playback extends StreamSubscriber {
   /**
    * Everything recorded is replayed and the playback clock has reached the
    * server's: true when the subclass went live (this subscription is then
-   * closed by it), false to go on asking the journal for new records.
+   * closed by it), false to go on asking the journal for new records (at
+   * most once a second).
    */
   protected abstract caughtUp(): boolean
 
@@ -271,8 +272,9 @@ export abstract class Playback extends StreamSubscriber {
     }
     const behind = now - (this.clockTime + (now - this.clockWall) * this.rate)
     if (behind <= 0 && this.caughtUp()) return
-    // Nothing recorded later can be due before the clock reaches the present.
-    const wait = behind > 0 ? behind / this.rate : PLAYBACK_POLL_MS
+    // Nothing recorded later can be due before the clock reaches the present; and the
+    // journal is asked again at most once a second (each ask reads its current segment).
+    const wait = Math.max(behind / this.rate, PLAYBACK_POLL_MS)
     this.wake(monotonicNow() + Math.min(wait, MAX_WAIT_MS))
   }
 }
