@@ -372,6 +372,7 @@ const FLAGS = [
   ['--no-detach', 'KEELSON_NO_DETACH', 'detachStreams'],
   ['--max-connections', 'KEELSON_MAX_CONNECTIONS', 'maxConnections'],
   ['--max-connections-per-ip', 'KEELSON_MAX_CONNECTIONS_PER_IP', 'maxConnectionsPerIp'],
+  ['--max-time-travel', 'KEELSON_MAX_TIME_TRAVEL', 'maxTimeTravel'],
   ['--max-login-attempts', 'KEELSON_MAX_LOGIN_ATTEMPTS', 'maxLoginAttempts'],
   ['--login-window', 'KEELSON_LOGIN_WINDOW_MS', 'loginWindowMs'],
   ['--tls-cert', 'KEELSON_TLS_CERT', 'tlsCert'],
