@@ -67,10 +67,11 @@ function leaf(path: string[]): unknown {
 }
 
 describe('PUT requests under security', () => {
-  it('refuses an anonymous reader 401 and a readonly user 403, with messages', async () => {
+  it('refuses an anonymous reader and a readonly user 403, with messages', async () => {
     secured = await startSecured({ users: USERS })
     const anonymous = await putOver(await open(), 'a', 'steering.rudderAngle', 1)
-    expect(anonymous).toMatchObject({ state: 'COMPLETED', statusCode: 401 })
+    // 403 as signalk-server answers it (KIP reads 401 as a failed login).
+    expect(anonymous).toMatchObject({ state: 'COMPLETED', statusCode: 403 })
     expect(anonymous.message).toMatch(/log in/i)
     const crew = await putOver(
       await open(await secured.login('crew')),

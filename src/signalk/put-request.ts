@@ -18,7 +18,7 @@
  * "statusCode"}`, and a `message` on every refusal (KIP shows it).
  *
  * Who may PUT: a writer (SPEC §8), and with ACLs the `put` permission of the
- * path, as signalk-server's `shouldAllowPut`.
+ * path, as signalk-server's `shouldAllowPut`; anyone else gets 403, as there.
  *
  * @see https://signalk.org/specification/1.7.0/doc/put.html
  * @see https://signalk.org/specification/1.7.0/doc/request_response.html
@@ -106,7 +106,7 @@ export class PutRequests {
     let reply: RequestReply
     let error: KeelsonError | undefined
     try {
-      if (who.writeRefusal !== undefined) throw who.writeRefusal
+      if (who.writeRefusal !== undefined) throw putRefusal(who.writeRefusal)
       const delta = this.deltaOf(input, sourceLabel)
       const keys = [...input.context, ...input.path]
       if (who.mayPut !== undefined && !who.mayPut(keys)) {
@@ -201,6 +201,19 @@ export class PutRequests {
       code: refused.code,
     }
   }
+}
+
+/**
+ * The refusal of a PUT by a caller who may not write: 403, also for an
+ * anonymous one, as signalk-server's `shouldAllowPut` answers and apps
+ * expect (KIP reads 401 as a failed login, 403 as "sign in to send commands").
+ */
+function putRefusal(refusal: KeelsonError): KeelsonError {
+  if (refusal.kind !== Errors.UNAUTHORIZED) return refusal
+  return new KeelsonError(
+    Errors.FORBIDDEN,
+    `${refusal.message}: a PUT request needs a user who may write`,
+  )
 }
 
 /** The dot path of a request, for messages. */
