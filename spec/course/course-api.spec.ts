@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -517,6 +517,70 @@ describe('the course API (signalk-server v2 course API)', () => {
     seed({ 'navigation.position': HOME })
     await until(() => value('navigation.course.calcValues.distance') !== undefined)
     expect(value('navigation.course.calcValues.distance')).toBeCloseTo(NORTH_M, 3)
+  })
+
+  it('ignores a kept course.json that is not what it wrote', async () => {
+    await running.close()
+    const bad = [
+      'not json',
+      '[]',
+      JSON.stringify({
+        startTime: null,
+        targetArrivalTime: null,
+        arrivalCircle: -5,
+        activeRoute: null,
+        nextPoint: null,
+        previousPoint: null,
+      }),
+      JSON.stringify({
+        startTime: null,
+        targetArrivalTime: null,
+        arrivalCircle: 0,
+        activeRoute: { href: '/resources/routes/x', pointIndex: 7, pointTotal: 2, reverse: false },
+        nextPoint: { type: 'RoutePoint', position: NORTH },
+        previousPoint: { type: 'RoutePoint', position: HOME },
+      }),
+      JSON.stringify({
+        startTime: null,
+        targetArrivalTime: null,
+        arrivalCircle: 0,
+        activeRoute: null,
+        nextPoint: { type: 'Location', position: { latitude: 95, longitude: 0 } },
+        previousPoint: { type: 'VesselPosition', position: HOME },
+      }),
+    ]
+    for (const text of bad) {
+      writeFileSync(join(dir, 'course.json'), text)
+      await start()
+      expect((await getCourse()).nextPoint).toBeNull()
+      expect(leaf('navigation.course')).toBeUndefined()
+      await running.close()
+    }
+    await start()
+  })
+
+  it('applies a burst of concurrent changes one at a time: the tree, the answer and the file agree', async () => {
+    seed({ 'navigation.position': HOME })
+    const targets = Array.from({ length: 40 }, (_, i) => ({
+      latitude: 47.52 + i / 1000,
+      longitude: -3.03,
+    }))
+    const answers = await Promise.all(targets.map((position) => put('/destination', { position })))
+    expect(answers.every((a) => a.status === 200)).toBe(true)
+    const state = await getCourse()
+    expect(targets).toContainEqual(state.nextPoint.position)
+    expect(value('navigation.course.nextPoint')).toEqual(state.nextPoint)
+    expect(value('navigation.courseGreatCircle.nextPoint.position')).toEqual(
+      state.nextPoint.position,
+    )
+    await until(() => JSON.stringify(kept()?.nextPoint) === JSON.stringify(state.nextPoint))
+    await until(
+      () =>
+        Math.abs(
+          (value('navigation.course.calcValues.distance') as number) -
+            distance(HOME, state.nextPoint.position),
+        ) < 1e-6,
+    )
   })
 
   it('sends the course and its values to a Signal K WebSocket subscriber, as Freeboard-SK reads them', async () => {

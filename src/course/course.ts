@@ -166,7 +166,9 @@ export class Course {
     return this.change(authorize, (info) => {
       const route = this.route(request.href)
       const pointIndex =
-        request.pointIndex === undefined ? 0 : index(request.pointIndex, route.points)
+        request.pointIndex === undefined || request.pointIndex === null
+          ? 0
+          : index(request.pointIndex, route.points)
       const activeRoute: ActiveRoute = {
         href: request.href as string,
         pointIndex,
@@ -317,6 +319,8 @@ export class Course {
 
   private take(next: CourseInfo): void {
     this.info = next
+    // Values of the course before: the calculation armed below gives the new ones.
+    this.last = undefined
     this.file?.write(next)
     // A new course gets its values at once, not a period later.
     this.arm(true)
