@@ -29,6 +29,15 @@ export function addFlushBarrier(barrier: () => void): () => void {
   }
 }
 
+/**
+ * Runs every barrier now: for a writer that writes outside the batch (a
+ * connection past its high-water mark writes at once), so those frames too
+ * go out only after the journal's flush.
+ */
+export function runFlushBarriers(): void {
+  for (const barrier of barriers) barrier()
+}
+
 /** Something with frames queued for this turn. */
 export interface TurnWriter {
   flush(): void
@@ -67,7 +76,7 @@ export class TurnBatch<W extends TurnWriter> {
 
   private flush(): void {
     const dirty = this.dirty
-    for (const barrier of barriers) barrier()
+    runFlushBarriers()
     const end = Math.min(dirty.length, this.next + this.sliceSize)
     this.lastJoin = undefined
     for (let i = this.next; i < end; i++) dirty[i]!.flush()

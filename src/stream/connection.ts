@@ -17,6 +17,7 @@
 import type { Duplex } from 'node:stream'
 import { Errors, KeelsonError } from '../core/errors.js'
 import { monotonicNow } from '../core/scheduler.js'
+import { runFlushBarriers } from '../core/turn-batch.js'
 import type { Principal } from '../security/principal.js'
 import type { Streams } from './streams.js'
 import type { StreamSubscriber } from './subscriber.js'
@@ -154,6 +155,8 @@ export abstract class Connection {
     // A turn that queued a high-water mark's worth writes it at once: the socket tells
     // whether the peer keeps up, and this turn's queue stays bounded.
     if (this.queuedBytes >= this.streams.limits.highWaterBytes) {
+      // Outside the turn batch: the journal's barrier first (SPEC §9, no frame before its fsync).
+      runFlushBarriers()
       this.flush()
       return
     }
