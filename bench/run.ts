@@ -9,7 +9,9 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { clusterJRows, clusterKRows } from './cluster.js'
 import { runIdleLimit } from './idle-limit.js'
+import { runJournal } from './journal.js'
 import { BENCH_DIR } from './lib/spawn.js'
 import { machineLine, type Row, ratiosByScenario, toMarkdown, writeOutputs } from './report.js'
 import { runIdle, runRest, runStream } from './runners.js'
@@ -62,6 +64,20 @@ for (const scenario of suite) {
   }
   if (scenario.kind === 'telemetry-idle') {
     rows.push(...(await runTelemetryIdle(scenario)))
+    continue
+  }
+  // Issue 12's journal: its own server variants and in-process parts (bench/journal.ts).
+  if (scenario.kind === 'journal') {
+    rows.push(...(await runJournal(scenario, cpuProf)))
+    continue
+  }
+  // Issue 13's cluster: its own nodes on a redis-server it starts (bench/cluster.ts).
+  if (scenario.kind === 'cluster') {
+    rows.push(...(await clusterJRows(scenario)))
+    continue
+  }
+  if (scenario.kind === 'cluster-scale') {
+    rows.push(...(await clusterKRows(scenario)))
     continue
   }
   for (const target of targets) {
@@ -130,6 +146,9 @@ function measure(target: Target, scenario: Scenario): Promise<Record<string, num
     case 'login':
     case 'telemetry':
     case 'telemetry-idle':
+    case 'journal':
+    case 'cluster':
+    case 'cluster-scale':
       throw new Error(`${scenario.kind} runs once, not per server`)
   }
 }

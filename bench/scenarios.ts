@@ -2,6 +2,7 @@
  * The scenarios of issue 5, full size and `--quick` size. Every one is
  * bounded: a fixed injection time, a drain limit, a connect timeout.
  */
+import { type ClusterJSizes, type ClusterKSizes, clusterSizes } from './cluster.js'
 import { telemetrySizes } from './telemetry.js'
 
 /** Fan-out under a steady change rate. */
@@ -154,6 +155,24 @@ export interface TelemetryIdleScenario {
  * most `max` and at least `min`, on the rows whose name contains `target`
  * (every keelson row when absent).
  */
+/** (j) The journal (SPEC §9, bench/journal.ts): writes, fan-out, restart, time travel, compaction. */
+export interface JournalScenario {
+  kind: 'journal'
+  id: string
+  title: string
+  /** Each write load's length, ms. */
+  writeMs: number
+  fanOutClients: number
+  fanOutMs: number
+  /** The journal a restart reads, MB (beside a 10 MB tree). */
+  restartJournalMB: number
+  /** Days of journal at the demo voyage's rate for time travel. */
+  days: number
+  stateAtQueries: number
+  compactionTreeMB: number
+  goals: Goal[]
+}
+
 export interface Goal {
   figure: string
   max?: number
@@ -162,7 +181,25 @@ export interface Goal {
   label: string
 }
 
+/** Issue 13's cluster on Redis Streams, (j) of the issue: fan-out over 3 nodes, a node killed (bench/cluster.ts). */
+export interface ClusterScenario {
+  kind: 'cluster'
+  id: string
+  title: string
+  sizes: ClusterJSizes
+}
+
+/** Issue 13's (k): many idle SSE streams over 6 nodes, one change to all (bench/cluster.ts). */
+export interface ClusterScaleScenario {
+  kind: 'cluster-scale'
+  id: string
+  title: string
+  sizes: ClusterKSizes
+}
+
 export type Scenario =
+  | ClusterScenario
+  | ClusterScaleScenario
   | StreamScenario
   | IdleScenario
   | RestScenario
@@ -173,6 +210,7 @@ export type Scenario =
   | LoginScenario
   | TelemetryScenario
   | TelemetryIdleScenario
+  | JournalScenario
 
 /** The suite; `quick` shrinks client counts and times for a smoke run. */
 export function scenarios(quick: boolean): Scenario[] {
@@ -208,6 +246,53 @@ export function scenarios(quick: boolean): Scenario[] {
     acl(thousand, 1000, quick ? 3000 : 8000, drainMs, quick ? 1 : 3),
     login(),
     ...telemetry(quick),
+    ...cluster(quick),
+    journal(quick),
+  ]
+}
+
+function journal(quick: boolean): JournalScenario {
+  return {
+    kind: 'journal',
+    id: 'j',
+    title: 'journal (--data-dir): acknowledged writes, fan-out, restart, time travel, compaction',
+    writeMs: quick ? 2000 : 5000,
+    fanOutClients: quick ? 200 : 1000,
+    fanOutMs: quick ? 2000 : 8000,
+    restartJournalMB: quick ? 64 : 256,
+    days: quick ? 1 : 7,
+    stateAtQueries: quick ? 200 : 1000,
+    compactionTreeMB: quick ? 10 : 50,
+    goals: [
+      {
+        figure: 'vsNoDataDir',
+        min: 0.5,
+        target: 'writes: --journal sync (group commit)',
+        label: 'sync ≥ 50 % of no data dir',
+      },
+      { figure: 'vsOff', min: 0.9, label: '(b2) with the journal within 10 % of off' },
+      { figure: 'stateAtP99', max: 50, label: 'stateAt p99 ≤ 50 ms' },
+      { figure: 'loopMax', max: 20, label: 'no event-loop pause over 20 ms during compaction' },
+    ],
+  }
+}
+
+function cluster(quick: boolean): [ClusterScenario, ClusterScaleScenario] {
+  const { j, k } = clusterSizes(quick)
+  const n = (x: number) => x.toLocaleString('en-US')
+  return [
+    {
+      kind: 'cluster',
+      id: 'cluster-j',
+      title: `cluster: ${j.nodes} nodes on one Redis, ${n(j.clients)} SSE clients, ${n(j.rate)} changes/s to one node`,
+      sizes: j,
+    },
+    {
+      kind: 'cluster-scale',
+      id: 'cluster-k',
+      title: `cluster: ${n(k.streams)} SSE streams over ${k.nodes} nodes, one change to all`,
+      sizes: k,
+    },
   ]
 }
 
