@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module'
 import { afterEach, describe, expect, it } from 'vitest'
+import { WebSocket } from 'ws'
 import { startServer } from '../support/server.js'
 import { deltaValues, WsPeer } from '../support/ws-peer.js'
 import {
@@ -270,6 +271,19 @@ describe('the Signal K WebSocket playback /signalk/v1/playback', () => {
     expect(open.length).toBe(2)
     const refused = peers.filter((p) => p.refused)
     expect(refused.every((p) => p.refused && p.status === 429)).toBe(true)
+    const first = refused[0]!
+    expect(first.refused && JSON.parse(first.body).code).toBe('KEELSON_ERR_TOO_MANY_CONNECTIONS')
+    // The refusal says when to retry, as over HTTP.
+    const retryAfter = await new Promise<string | undefined>((resolve, reject) => {
+      const ws = new WebSocket(playbackUrl(server.url, at))
+      ws.once('unexpected-response', (_req, res) => {
+        resolve(res.headers['retry-after'])
+        res.resume()
+      })
+      ws.once('open', () => reject(new Error('opened past maxTimeTravel')))
+      ws.once('error', () => {})
+    })
+    expect(retryAfter).toBe('1')
     for (const p of open) p.close()
     await sleep(50)
     const again = await WsPeer.connect(playbackUrl(server.url, at))

@@ -67,6 +67,8 @@ export class SsePlayback {
     try {
       past = await this.gate.stateAt(journal, startTime)
     } catch (err) {
+      // The connection may carry further requests: leave no listener behind on it.
+      socket.removeListener('close', release)
       release()
       throw err
     }

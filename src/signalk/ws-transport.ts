@@ -171,10 +171,15 @@ export function abortUpgrade(socket: Duplex, error: KeelsonError): void {
     socket.destroy()
     return
   }
+  // A 429 or 503 says when to retry, as sendProblem does over HTTP.
+  const retry =
+    error.retryAfterS === undefined
+      ? ''
+      : `Retry-After: ${Math.max(1, Math.ceil(error.retryAfterS))}\r\n`
   socket.once('finish', () => socket.destroy())
   socket.end(
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\nConnection: close\r\n` +
-      `Content-Type: application/problem+json; charset=utf-8\r\n` +
+      `Content-Type: application/problem+json; charset=utf-8\r\n${retry}` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   )
 }
