@@ -2,17 +2,14 @@
  * The resources of the Signal K v2 resources API (SPEC §11): routes,
  * waypoints, notes, regions, charts and registered custom types, each a map
  * of id to resource, checked against Signal K's schemas (src/resources/schema.ts),
- * kept on disk (src/resources/files.ts) and mirrored into the tree.
+ * kept on disk (src/resources/files.ts) and copied into the tree
+ * (src/resources/tree-copy.ts) so every stream sees each change.
  *
- * The store is the truth of what is saved; the tree holds a copy so every
- * stream sees each change: every write is a Signal K delta on
- * `resources.<type>.<id>` in the self vessel's context, as signalk-server's
- * resources API sends it (a removal deletes that leaf, which the WebSocket
- * sends as a null value, as signalk-server does). The tree write goes through
- * the write port with the writer's ACL check and is awaited before the file
- * is written; when the file cannot be written the tree is put back and the
- * write refused, so a refused write leaves nothing applied. Writes are
- * applied one at a time.
+ * The store is the truth of what is saved. A write goes to the tree first,
+ * through the write port with the writer's ACL check, and is awaited; then
+ * the file is written; when the file cannot be written the tree is put back
+ * and the write refused, so a refused write leaves nothing applied. Writes
+ * are applied one at a time.
  *
  * Other parts read it: the course API resolves a destination's `href` with
  * {@link ResourceStore.resolve}.
@@ -23,15 +20,16 @@
 import type { Logger } from 'pino'
 import { Errors, KeelsonError } from '../core/errors.js'
 import { isObject, type Json, type JsonObject, stripNulls } from '../core/json.js'
-import type { TreePath } from '../core/path.js'
-import type { StateTree } from '../core/state-tree.js'
 import { parseJson } from '../core/validate.js'
-import { readThrough, type View } from '../core/view.js'
-import type { Authorize, Operation, WritePort } from '../core/write-port.js'
+import type { View } from '../core/view.js'
+import type { Authorize, WritePort } from '../core/write-port.js'
 import type { KeelsonOptions } from '../options.js'
 import { type CustomType, ResourceFiles } from './files.js'
 import { type ListQuery, passes } from './filter.js'
 import { checkId, checkResource, isValidId } from './schema.js'
+import { type Copy, TreeCopy } from './tree-copy.js'
+
+export { RESOURCE_SOURCE } from './tree-copy.js'
 
 /** The types every server has (signalk-server's `SIGNALKRESOURCETYPES`). */
 export const STANDARD_TYPES: readonly string[] = Object.freeze([
@@ -41,9 +39,6 @@ export const STANDARD_TYPES: readonly string[] = Object.freeze([
   'regions',
   'charts',
 ])
-
-/** The `$source` of resources, in lists and in the tree: signalk-server's built-in provider. */
-export const RESOURCE_SOURCE = 'resources-provider'
 
 /**
  * Tree levels above a resource's body: `vessels`, the self key, `resources`,
@@ -76,12 +71,8 @@ export function parseHref(href: unknown): ResourceRef | undefined {
   }
 }
 
-/** One stored resource. */
-interface Entry {
-  readonly value: JsonObject
-  /** ISO 8601 time of its last change. */
-  readonly timestamp: string
-  /** Its size as JSON, counted against `maxResourceBytes`. */
+/** One stored resource: its value and last change, and its size as JSON (counted against `maxResourceBytes`). */
+interface Entry extends Copy {
   readonly bytes: number
 }
 
@@ -101,7 +92,7 @@ export class ResourceStore {
   /** Registered custom types in registration order, with their descriptions. */
   private readonly custom: CustomType[] = []
   private readonly files: ResourceFiles | undefined
-  private readonly tree: StateTree
+  private readonly copy: TreeCopy
   private totalBytes = 0
   /** The last write in progress: writes run one after another. */
   private tail: Promise<unknown> = Promise.resolve()
@@ -111,10 +102,10 @@ export class ResourceStore {
    * start-up) and writing it into the tree through `writes`.
    */
   constructor(
-    private readonly writes: WritePort,
+    writes: WritePort,
     private readonly options: ResourceStoreOptions,
   ) {
-    this.tree = writes.tree
+    this.copy = new TreeCopy(writes, options.log)
     this.files = options.dir === undefined ? undefined : new ResourceFiles(options.dir)
     for (const type of STANDARD_TYPES) this.byType.set(type, new Map())
     this.load()
@@ -165,7 +156,7 @@ export class ResourceStore {
   list(type: string, query: ListQuery, view: View): JsonObject {
     const entries = this.entries(type)
     if (query.distance !== undefined && query.position === undefined) {
-      const own = this.selfPosition(view)
+      const own = this.copy.selfPosition(view)
       if (own !== undefined) query = { ...query, position: own }
     }
     const out: JsonObject = {}
@@ -174,7 +165,7 @@ export class ResourceStore {
       if (query.limit !== undefined && count >= query.limit) break
       const entry = entries.get(id)!
       if (!passes(entry.value, type, query)) continue
-      const value = this.visible(view, type, id, entry)
+      const value = this.copy.visible(view, type, id, entry)
       if (value === undefined) continue
       out[id] = value
       count++
@@ -189,9 +180,10 @@ export class ResourceStore {
   read(type: string, id: string, view: View): JsonObject {
     const entry = this.entries(type).get(id)
     if (entry === undefined) throw notFound(type, id)
-    const value = this.visible(view, type, id, entry)
-    if (value === undefined)
+    const value = this.copy.visible(view, type, id, entry)
+    if (value === undefined) {
       throw new KeelsonError(Errors.FORBIDDEN, `You may not read ${type}/${id}`)
+    }
     return value
   }
 
@@ -204,8 +196,7 @@ export class ResourceStore {
    */
   async set(type: string, id: string, value: Json, authorize?: Authorize): Promise<boolean> {
     const entries = this.entries(type)
-    const standard = STANDARD_TYPES.includes(type)
-    checkId(type, id, standard)
+    checkId(type, id, STANDARD_TYPES.includes(type))
     const body = isObject(value) ? (stripNulls(value) as JsonObject) : value
     checkResource(type, body)
     const text = JSON.stringify(body)
@@ -224,17 +215,17 @@ export class ResourceStore {
           `The resources would pass ${this.options.maxResourceBytes} bytes (maxResourceBytes)`,
         )
       }
-      const timestamp = new Date().toISOString()
-      await this.writes.submit(setOperation(type, id, body, timestamp), authorize)
+      const entry: Entry = { value: body, timestamp: new Date().toISOString(), bytes }
+      await this.copy.set(type, id, entry, authorize)
       if (this.files !== undefined) {
         try {
           await this.files.write(type, id, text)
         } catch (err) {
-          await this.putBack(type, id, before)
+          await this.copy.putBack(type, id, before)
           throw notSaved(err, this.options.log)
         }
       }
-      entries.set(id, { value: body, timestamp, bytes })
+      entries.set(id, entry)
       this.totalBytes += bytes - (before?.bytes ?? 0)
       return before === undefined
     })
@@ -250,18 +241,12 @@ export class ResourceStore {
     return this.serial(async () => {
       const before = entries.get(id)
       if (before === undefined) throw notFound(type, id)
-      const operation: Operation = { kind: 'delete', path: this.pathOf(type, id).segments }
-      if (this.tree.get(this.pathOf(type, id)) !== undefined) {
-        await this.writes.submit(operation, authorize)
-      } else {
-        // The tree's copy is gone (deleted through the v1 API): the writer is checked all the same.
-        authorize?.(rootPatch(this.pathOf(type, id).segments, null), operation)
-      }
+      await this.copy.remove(type, id, authorize)
       if (this.files !== undefined) {
         try {
           await this.files.remove(type, id)
         } catch (err) {
-          await this.putBack(type, id, before)
+          await this.copy.putBack(type, id, before)
           throw notSaved(err, this.options.log)
         }
       }
@@ -295,18 +280,17 @@ export class ResourceStore {
           `${this.custom.length} custom types are registered, the most allowed (maxResourceTypes)`,
         )
       }
-      const segments = [...this.typePath(name).segments]
-      authorize?.(rootPatch(segments, {}), { kind: 'merge', path: segments, value: {} })
-      const custom = [...this.custom, { name, description: description.slice(0, 1024) }]
+      this.copy.authorizeType(name, authorize)
+      const type = { name, description: description.slice(0, 1024) }
       if (this.files !== undefined) {
         try {
           this.files.ensureTypeSync(name)
-          await this.files.writeTypes(custom)
+          await this.files.writeTypes([...this.custom, type])
         } catch (err) {
           throw notSaved(err, this.options.log)
         }
       }
-      this.custom.push(custom[custom.length - 1]!)
+      this.custom.push(type)
       this.byType.set(name, new Map())
       this.loadType(name)
     })
@@ -326,17 +310,14 @@ export class ResourceStore {
     }
     return this.serial(async () => {
       const entries = this.entries(name)
-      const path = this.typePath(name)
-      const operation: Operation = { kind: 'delete', path: path.segments }
-      if (this.tree.get(path) !== undefined) await this.writes.submit(operation, authorize)
-      else authorize?.(rootPatch(path.segments, null), operation)
+      await this.copy.remove(name, undefined, authorize)
       const custom = this.custom.filter((t) => t.name !== name)
       if (this.files !== undefined) {
         try {
           await this.files.writeTypes(custom)
         } catch (err) {
           // Still registered: its copies go back into the tree.
-          for (const [id, entry] of entries) await this.putBack(name, id, entry)
+          for (const [id, entry] of entries) await this.copy.putBack(name, id, entry)
           throw notSaved(err, this.options.log)
         }
       }
@@ -364,60 +345,7 @@ export class ResourceStore {
     return entries
   }
 
-  private typePath(type: string): TreePath {
-    return { segments: ['vessels', this.tree.selfKey, 'resources', type], starAt: -1 }
-  }
-
-  private pathOf(type: string, id: string): TreePath {
-    return { segments: ['vessels', this.tree.selfKey, 'resources', type, id], starAt: -1 }
-  }
-
-  /** What `view` may read of a resource, as its tree leaf would show it; with `timestamp` and `$source`. */
-  private visible(view: View, type: string, id: string, entry: Entry): JsonObject | undefined {
-    let value: Json | undefined = entry.value
-    if (!view.full) {
-      const leaf = view.read(this.pathOf(type, id), {
-        value: entry.value,
-        $source: RESOURCE_SOURCE,
-        timestamp: entry.timestamp,
-      })
-      value = isObject(leaf) ? leaf.value : undefined
-      if (!isObject(value)) return undefined
-    }
-    return { ...value, timestamp: entry.timestamp, $source: RESOURCE_SOURCE }
-  }
-
-  /** The self vessel's `[lon, lat]`, when `view` may read it: where `distance` measures from by default. */
-  private selfPosition(view: View): [number, number] | undefined {
-    const path = {
-      segments: ['vessels', this.tree.selfKey, 'navigation', 'position', 'value'],
-      starAt: -1,
-    }
-    const p = readThrough(this.tree, path, view)
-    if (!isObject(p)) return undefined
-    const { longitude, latitude } = p
-    return typeof longitude === 'number' && typeof latitude === 'number'
-      ? [longitude, latitude]
-      : undefined
-  }
-
-  /** Puts the tree's copy of a resource back as it was before a write whose file failed. */
-  private async putBack(type: string, id: string, before: Entry | undefined): Promise<void> {
-    try {
-      if (before !== undefined) {
-        await this.writes.submit(setOperation(type, id, before.value, before.timestamp))
-      } else if (this.tree.get(this.pathOf(type, id)) !== undefined) {
-        await this.writes.submit({ kind: 'delete', path: this.pathOf(type, id).segments })
-      }
-    } catch (err) {
-      this.options.log?.error(
-        { err, type, id },
-        'the tree copy of a resource could not be put back',
-      )
-    }
-  }
-
-  /** Reads every type's folder at start-up. */
+  /** Reads every type's folder at start-up, and drops the tree's copies of what is gone. */
   private load(): void {
     if (this.files === undefined) return
     const log = this.options.log
@@ -430,36 +358,13 @@ export class ResourceStore {
       this.byType.set(name, new Map())
     }
     for (const type of this.byType.keys()) this.loadType(type)
-    this.dropStale()
-  }
-
-  /**
-   * Removes from the tree the copies of resources the store does not hold: a
-   * tree restored from a journal or a cluster snapshot may hold one whose
-   * file is gone. Types not served are left alone.
-   */
-  private dropStale(): void {
-    const all = this.tree.get({ segments: ['vessels', this.tree.selfKey, 'resources'], starAt: -1 })
-    if (!isObject(all)) return
-    for (const type in all) {
-      const entries = this.byType.get(type)
-      const copies = all[type]
-      if (entries === undefined || !isObject(copies)) continue
-      for (const id in copies) {
-        if (entries.has(id)) continue
-        try {
-          this.writes.write({ kind: 'delete', path: this.pathOf(type, id).segments })
-        } catch (err) {
-          this.options.log?.warn({ err, type, id }, 'a stale copy of a resource stays in the tree')
-        }
-      }
-    }
+    this.copy.dropStale((type, id) => this.byType.get(type)?.has(id))
   }
 
   /**
    * Reads the folder of `type` into the store and writes what it holds into
-   * the tree as one delta. A file that is not a valid resource, or one past
-   * the store's bounds, is left out and logged.
+   * the tree. A file that is not a valid resource, or one past the store's
+   * bounds, is left out and logged.
    */
   private loadType(type: string): void {
     if (this.files === undefined) return
@@ -473,70 +378,29 @@ export class ResourceStore {
       this.options.maxBodyBytes,
       (id, err) => log?.warn({ err, type, id }, 'a resource file is unreadable; left out'),
     )
-    const updates: {
-      $source: string
-      timestamp: string
-      values: { path: string; value: Json }[]
-    }[] = []
+    const loaded: (Copy & { id: string })[] = []
     for (const file of files) {
       try {
         const parsed = parseJson(file.text, { maxDepth })
         const value = isObject(parsed) ? (stripNulls(parsed) as JsonObject) : parsed
         checkResource(type, value)
         const bytes = Buffer.byteLength(file.text)
-        if (entries.size >= this.options.maxResourcesPerType)
+        if (entries.size >= this.options.maxResourcesPerType) {
           throw new Error('maxResourcesPerType reached')
-        if (this.totalBytes + bytes > this.options.maxResourceBytes)
+        }
+        if (this.totalBytes + bytes > this.options.maxResourceBytes) {
           throw new Error('maxResourceBytes reached')
-        const timestamp = file.mtime.toISOString()
-        entries.set(file.id, { value, timestamp, bytes })
+        }
+        const entry: Entry = { value, timestamp: file.mtime.toISOString(), bytes }
+        entries.set(file.id, entry)
         this.totalBytes += bytes
-        updates.push({
-          $source: RESOURCE_SOURCE,
-          timestamp,
-          values: [{ path: `resources.${type}.${file.id}`, value }],
-        })
+        loaded.push({ id: file.id, ...entry })
       } catch (err) {
         log?.warn({ err, type, id: file.id }, 'a resource file is not a valid resource; left out')
       }
     }
-    if (updates.length === 0) return
-    try {
-      this.writes.write({ kind: 'delta', delta: { context: 'vessels.self', updates } })
-    } catch (err) {
-      log?.error({ err, type }, 'the resources read at start-up could not be written into the tree')
-    }
+    this.copy.load(type, loaded)
   }
-}
-
-/** The delta that sets the tree's copy of a resource (signalk-server's `buildDeltaMsg`). */
-function setOperation(type: string, id: string, value: JsonObject, timestamp: string): Operation {
-  return {
-    kind: 'delta',
-    delta: {
-      context: 'vessels.self',
-      updates: [
-        {
-          $source: RESOURCE_SOURCE,
-          timestamp,
-          values: [{ path: `resources.${type}.${id}`, value }],
-        },
-      ],
-    },
-  }
-}
-
-/** The root merge patch that sets `value` at `segments`. */
-function rootPatch(segments: readonly string[], value: Json): JsonObject {
-  const root: JsonObject = {}
-  let node = root
-  for (let i = 0; i < segments.length - 1; i++) {
-    const next: JsonObject = {}
-    node[segments[i]!] = next
-    node = next
-  }
-  node[segments[segments.length - 1]!] = value
-  return root
 }
 
 function notFound(type: string, id: string): KeelsonError {
