@@ -147,6 +147,35 @@ const COLUMNS: Record<string, [string, string][]> = {
     ['rssAfterMB', 'RSS after MB'],
     ['connectMs', 'connect ms'],
   ],
+  journal: [
+    ['writesPerS', 'acked writes/s'],
+    ['vsNoDataDir', 'vs no data dir'],
+    ['p50', 'p50 ms'],
+    ['p99', 'p99 ms'],
+    ['errors', 'errors'],
+    ['oneWriterPerS', '1 writer: writes/s'],
+    ['oneWriterP99', '1 writer: p99 ms'],
+    ['eventsPerSec', 'delivered/s'],
+    ['cpuUsPerEvent', 'CPU µs/event'],
+    ['vsOff', 'delivered/s vs off'],
+    ['p99VsOff', 'p99 vs off'],
+    ['journalMB', 'journal MB'],
+    ['checkpointsMB', 'checkpoints MB'],
+    ['records', 'records'],
+    ['restartMs', 'start to listening ms'],
+    ['noDataDirMs', 'same, no data dir ms'],
+    ['journalCostMs', 'journal cost ms'],
+    ['days', 'days'],
+    ['mbPerDay', 'MB/day'],
+    ['buildS', 'generated in s'],
+    ['stateAtP50', 'stateAt p50 ms'],
+    ['stateAtP99', 'stateAt p99 ms'],
+    ['stateAtMax', 'stateAt max ms'],
+    ['compactionMs', 'compaction ms'],
+    ['loopMax', 'loop max ms'],
+    ['loopP99', 'loop p99 ms'],
+    ['writesDuring', 'writes during'],
+  ],
   rest: [
     ['getRps', 'GET req/s'],
     ['getP99', 'GET p99 ms'],
@@ -168,6 +197,15 @@ const HEADLINE: Record<string, string[]> = {
 
 /** How a scenario kind measures, printed under its title so a table reads on its own. */
 const METHOD: Record<string, string> = {
+  journal:
+    'writes: autocannon in the bench process, 64 connections PATCHing a changing value of the self vessel, then one ' +
+    'connection (1 writer); a write counts once answered 200, i.e. once its record is fsynced in sync mode. ' +
+    'fsync per write: the same sync journal with group commit off (an fdatasync per record instead of per event-loop turn). ' +
+    '(b2): scenario b2 on the bench server without and with a sync data dir. restart: a journal generated in this process ' +
+    '(a 10 MB tree, then demo-shaped patches), then the bench server started on it: spawn to listening, against a start ' +
+    'with no data dir. time travel: a journal of demo-shaped patches (~1.7 KB) at the demo voyage’s measured rate (1.45 changes/s) ' +
+    'generated with a clock of its own, then stateAt at random times within it. compaction: a tree of that size in this process, ' +
+    'a checkpoint asked for while writes go on (200/s, each fsynced); loop: monitorEventLoopDelay over the compaction.',
   'idle-limit':
     'Streams from several worker processes, each bound to its own 127.0.0.x, connects paced (rate and in-flight bounded). ' +
     'KiB/stream = (server RSS after the streams opened − before) ÷ streams, both after a full GC; heap KiB/stream the same of V8’s heapUsed ' +

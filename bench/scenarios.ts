@@ -252,17 +252,20 @@ export function scenarios(quick: boolean): Scenario[] {
 }
 
 function journal(quick: boolean): JournalScenario {
+  const clients = quick ? 200 : 1000
+  const days = quick ? 1 : 7
+  const treeMB = quick ? 10 : 50
   return {
     kind: 'journal',
     id: 'j',
     title: 'journal (--data-dir): acknowledged writes, fan-out, restart, time travel, compaction',
     writeMs: quick ? 2000 : 5000,
-    fanOutClients: quick ? 200 : 1000,
+    fanOutClients: clients,
     fanOutMs: quick ? 2000 : 8000,
     restartJournalMB: quick ? 64 : 256,
-    days: quick ? 1 : 7,
+    days,
     stateAtQueries: quick ? 200 : 1000,
-    compactionTreeMB: quick ? 10 : 50,
+    compactionTreeMB: treeMB,
     goals: [
       {
         figure: 'vsNoDataDir',

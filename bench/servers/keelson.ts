@@ -24,9 +24,18 @@ const security = values.security
 
 // The load generator opens up to 19,000 streams from a few 127.0.0.x addresses: past the
 // default per-IP connection limit (SPEC §8), which is not what the bench measures.
+// The journal bench (bench/journal.ts): BENCH_DATA_DIR with BENCH_JOURNAL sync, async or
+// each (sync with an fsync per write instead of one per turn).
+const dataDir = process.env.BENCH_DATA_DIR
+const journal = process.env.BENCH_JOURNAL
 const keelson = createApp({
   keepAliveMs: 15_000,
   maxConnectionsPerIp: 100_000,
+  ...(dataDir && {
+    dataDir,
+    journal: journal === 'async' ? 'async' : 'sync',
+    journalGroupCommit: journal !== 'each',
+  }),
   ...(security !== undefined && { security }),
 })
 // Seeded at 0 with the paths the scenario writes, so every snapshot has its final shape.
