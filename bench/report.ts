@@ -171,6 +171,7 @@ const COLUMNS: Record<string, [string, string][]> = {
     ['stateAtP50', 'stateAt p50 ms'],
     ['stateAtP99', 'stateAt p99 ms'],
     ['stateAtMax', 'stateAt max ms'],
+    ['stateAtCpuP99', 'stateAt CPU p99 ms'],
     ['compactionMs', 'compaction ms'],
     ['loopMax', 'loop max ms'],
     ['loopP99', 'loop p99 ms'],
