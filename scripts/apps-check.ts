@@ -13,7 +13,8 @@
  * - `freeboard-waypoint`: Freeboard saves a waypoint, lists it after a reload, Go To it.
  *
  * With `--url` it opens `kip` and `freeboard` on another server instead (the
- * apps must be installed there): how signalk-server 2.32.0 was compared.
+ * apps must be installed there), and `kip-login` when named in `--only` (the
+ * server must have the user of SKIPPER): how signalk-server 2.32.0 was compared.
  * Writes a Markdown catalogue to FILE (default /tmp/apps-catalogue.md) and
  * exits 1 when any failure counts against keelson.
  */
@@ -37,12 +38,14 @@ import { HAS_CHROMIUM, launch } from '../spec/support/browser.js'
 const ALL = ['kip', 'freeboard', 'kip-login', 'freeboard-waypoint']
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: ALL.join(',') },
+    only: { type: 'string' },
     url: { type: 'string' },
     out: { type: 'string', default: '/tmp/apps-catalogue.md' },
   },
 })
-const only = new Set((values.only as string).split(','))
+const only = new Set(
+  values.only?.split(',') ?? (values.url === undefined ? ALL : ['kip', 'freeboard']),
+)
 if (!HAS_CHROMIUM) {
   console.error('apps-check: /usr/bin/chromium is missing (apt-get install chromium)')
   process.exit(2)
@@ -63,6 +66,18 @@ try {
     const origin = values.url.replace(/\/$/, '')
     if (only.has('kip')) outcomes.push(await openApp(browser, origin, 'kip', KIP))
     if (only.has('freeboard')) outcomes.push(await openApp(browser, origin, 'freeboard', FREEBOARD))
+    // Against a server where SKIPPER exists (signalk-server: a bcrypt hash in its security.json).
+    if (only.has('kip-login')) {
+      const login = async (username: string, password = '') => {
+        const res = await fetch(`${origin}/signalk/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ username, password }),
+        })
+        return ((await res.json()) as { token: string }).token
+      }
+      outcomes.push(await kipLogin(browser, { url: origin, login }))
+    }
   } else {
     const installed = await installApps()
     if ('skip' in installed) {
@@ -91,11 +106,25 @@ try {
   await browser.close()
 }
 
+/** Whose part of issue 14 a failure falls in, by what it names. */
+const AREAS: [RegExp, string][] = [
+  [/\/signalk\/v2\/api\/resources|resources-provider|"resources\./, 'resources (src/resources)'],
+  [/navigation\/course|navigation\.course/, 'course (src/course)'],
+  [
+    /applicationData|\/plugins|\/skServer|\/signalk\/v2\/features|unitpreferences|radars|requestId|Configuration sharing|KIP plugin/,
+    'server APIs (src/signalk/put-request.ts, app-data.ts, server-apis.ts)',
+  ],
+]
+
+function areaOf(f: Failure): string {
+  return AREAS.find(([re]) => re.test(f.text))?.[1] ?? 'unassigned'
+}
+
 /** Failures grouped by text, with how many times each was seen. */
-function grouped(failures: Failure[]): string[] {
+function grouped(failures: Failure[], area = false): string[] {
   const counts = new Map<string, number>()
   for (const f of failures) {
-    const key = `${f.kind}: ${f.text}`
+    const key = `${f.kind}: ${f.text}${area ? ` — ${areaOf(f)}` : ''}`
     counts.set(key, (counts.get(key) ?? 0) + 1)
   }
   return [...counts].map(([key, n]) => `${key}${n > 1 ? ` (×${n})` : ''}`)
@@ -116,7 +145,7 @@ for (const o of outcomes) {
   lines.push(`## ${o.name}: ${against.length + o.problems.length === 0 ? 'OK' : 'FAILING'}`, '')
   if (o.problems.length)
     lines.push('Checks that did not hold:', ...o.problems.map((p) => `- ${p}`), '')
-  if (against.length) lines.push('Failures:', ...grouped(against).map((f) => `- ${f}`), '')
+  if (against.length) lines.push('Failures:', ...grouped(against, true).map((f) => `- ${f}`), '')
   if (upstream.length) {
     lines.push(
       'Also failing against signalk-server 2.32.0:',

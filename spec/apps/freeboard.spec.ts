@@ -44,7 +44,7 @@ describe.skipIf('skip' in installed)('Freeboard-SK 3.1.1 served by keelson', () 
     served = undefined
     expect(outcome.requests).toContain('GET /signalk/v2/api/resources/waypoints')
     expect(verdict(outcome)).toEqual({ problems: [], failures: [] })
-  }, 60_000)
+  }, 120_000)
 
   it('saves a waypoint, lists it after a reload, and Go To shows bearing and distance changing', async () => {
     served = await serveApps(modules, [], {}, FAST)
@@ -58,5 +58,5 @@ describe.skipIf('skip' in installed)('Freeboard-SK 3.1.1 served by keelson', () 
     const saved = /"(Wpt-[^"]+)"/.exec(outcome.notes[0] ?? '')?.[1]
     expect(Object.values(waypoints).map((w) => w.name)).toContain(saved)
     expect(outcome.notes.some((n) => n.startsWith('then: BRG'))).toBe(true)
-  }, 150_000)
+  }, 240_000)
 })

@@ -112,6 +112,8 @@ export async function serveApps(
 export interface Failure {
   kind: 'console' | 'pageerror' | 'http' | 'network' | 'ws' | 'toast'
   text: string
+  /** What the scenario was doing ({@link Watched.phase}) when it was seen. */
+  phase?: string
 }
 
 /** A page of an app and what it showed. */
@@ -123,6 +125,8 @@ export interface Watched {
   blocked: string[]
   /** Every request made to keelson, `METHOD path`. */
   requests: string[]
+  /** Stamped on each failure seen from now on (a scenario says where it is: `before-login`...). */
+  phase: string | undefined
   /** Failures not seen before the last call, then marks them seen. */
   since(): Failure[]
   /** Looks for toasts on screen now and records new ones. */
@@ -138,7 +142,9 @@ export const TOAST = '.mat-mdc-snack-bar-container, mat-snack-bar-container'
  */
 export async function watch(browser: Browser, origin: string): Promise<Watched> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-  context.setDefaultTimeout(15_000)
+  // Generous: the specs share a loaded machine; every wait is for a condition, never a fixed time.
+  context.setDefaultTimeout(30_000)
+  context.setDefaultNavigationTimeout(60_000)
   const failures: Failure[] = []
   const blocked: string[] = []
   const requests: string[] = []
@@ -153,6 +159,9 @@ export async function watch(browser: Browser, origin: string): Promise<Watched> 
     return route.abort('blockedbyclient')
   })
   const page = await context.newPage()
+  const record = (failure: Failure): void => {
+    failures.push(watched.phase === undefined ? failure : { ...failure, phase: watched.phase })
+  }
   const local = (url: string): string | undefined => {
     if (!url.startsWith(origin)) return undefined
     return url.slice(origin.length)
@@ -181,11 +190,9 @@ export async function watch(browser: Browser, origin: string): Promise<Watched> 
         ),
     ).catch(() => [] as string[])
     const full = args.filter((a) => a !== '').join(' ') || text
-    failures.push({ kind: 'console', text: full.slice(0, 300) })
+    record({ kind: 'console', text: full.slice(0, 300) })
   })
-  page.on('pageerror', (err) =>
-    failures.push({ kind: 'pageerror', text: err.message.slice(0, 300) }),
-  )
+  page.on('pageerror', (err) => record({ kind: 'pageerror', text: err.message.slice(0, 300) }))
   page.on('request', (req) => {
     const path = local(req.url())
     if (path !== undefined) requests.push(`${req.method()} ${path}`)
@@ -193,7 +200,7 @@ export async function watch(browser: Browser, origin: string): Promise<Watched> 
   page.on('response', (res) => {
     const path = local(res.url())
     if (path !== undefined && res.status() >= 400) {
-      failures.push({ kind: 'http', text: `${res.request().method()} ${path} → ${res.status()}` })
+      record({ kind: 'http', text: `${res.request().method()} ${path} → ${res.status()}` })
     }
   })
   page.on('requestfailed', (req) => {
@@ -201,21 +208,22 @@ export async function watch(browser: Browser, origin: string): Promise<Watched> 
     const reason = req.failure()?.errorText ?? ''
     // A request cut short by a navigation or a reload is not a failure of the server.
     if (path !== undefined && reason !== 'net::ERR_ABORTED') {
-      failures.push({ kind: 'network', text: `${req.method()} ${path} → ${reason}` })
+      record({ kind: 'network', text: `${req.method()} ${path} → ${reason}` })
     }
   })
   page.on('websocket', (ws) => {
     ws.on('framereceived', ({ payload }) => {
       if (typeof payload !== 'string' || !/errorMessage|"statusCode":\s*[45]/.test(payload)) return
-      failures.push({ kind: 'ws', text: payload.slice(0, 300) })
+      record({ kind: 'ws', text: payload.slice(0, 300) })
     })
   })
-  return {
+  const watched: Watched = {
     page,
     context,
     failures,
     blocked,
     requests,
+    phase: undefined,
     since() {
       const out = failures.slice(seen)
       seen = failures.length
@@ -230,12 +238,13 @@ export async function watch(browser: Browser, origin: string): Promise<Watched> 
         const text = raw.replace(/\s+/g, ' ').trim()
         if (!toasts.has(text)) {
           toasts.add(text)
-          failures.push({ kind: 'toast', text })
+          record({ kind: 'toast', text })
         }
       }
       return texts
     },
   }
+  return watched
 }
 
 /**

@@ -41,7 +41,7 @@ describe.skipIf('skip' in installed)('KIP 4.8.5 served by keelson', () => {
     // It connected: KIP asked the server for its endpoints and opened the stream.
     expect(outcome.requests).toContain('GET /signalk/')
     expect(verdict(outcome)).toEqual({ problems: [], failures: [] })
-  }, 60_000)
+  }, 120_000)
 
   it('logs in and saves its configuration on the server, and loads it after a reload', async () => {
     served = await serveApps(modules, [SKIPPER])
@@ -50,5 +50,5 @@ describe.skipIf('skip' in installed)('KIP 4.8.5 served by keelson', () => {
     served = undefined
     expect(verdict(outcome)).toEqual({ problems: [], failures: [] })
     expect(outcome.notes.some((n) => n.startsWith('GET /signalk/v1/applicationData/'))).toBe(true)
-  }, 120_000)
+  }, 240_000)
 })

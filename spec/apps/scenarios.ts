@@ -38,21 +38,64 @@ export interface Outcome {
   shots: string[]
 }
 
+/** A failure seen against signalk-server 2.32.0 too (`scripts/apps-check.ts --url`). */
+export interface Upstream {
+  /** Matches a failure's signature (see {@link signatures}). */
+  match: RegExp
+  /** Only while the scenario is in this phase. */
+  phase?: 'before-login' | 'first-login'
+  /** Why signalk-server fails it too. */
+  why: string
+}
+
 /**
- * Requests that fail against signalk-server 2.32.0 too, run with its
- * defaults and the same two apps (`scripts/apps-check.ts --url`, README
- * "Signal K endpoints"): `METHOD path` patterns, query ignored. Its
- * resources-provider plugin is off by default, so Freeboard's custom types
- * are not registered; no tracks plugin, symbol or plotter-extension
- * provider is installed; no anchor is set; KIP's plugin cannot open its
- * history database on Node 20 (node:sqlite needs 22.5) and answers 503.
+ * What fails against signalk-server 2.32.0 too, run with its defaults and
+ * the same two apps (its Node 20 and no data; README "Signal K endpoints").
  */
-export const UPSTREAM_FAILURES: readonly RegExp[] = [
-  /^GET \/signalk\/v2\/api\/resources\/(tracks|infolayers|groups|symbols|plotterExtensions)$/,
-  /^POST \/plugins\/resources-provider\/_config\/(tracks|infolayers|groups)$/,
-  /^GET \/signalk\/v1\/api\/tracks$/,
-  /^GET \/signalk\/v1\/api\/vessels\/self\/navigation\/anchor$/,
-  /^POST \/plugins\/kip\/series\/reconcile$/,
+export const UPSTREAM_FAILURES: readonly Upstream[] = [
+  {
+    match:
+      /^(GET \/signalk\/v2\/api\/resources|POST \/plugins\/resources-provider\/_config)\/(tracks|infolayers|groups) → 404$/,
+    why: 'its resources-provider plugin is off by default: Freeboard cannot register its custom types',
+  },
+  {
+    match: /^GET \/signalk\/v2\/api\/resources\/(symbols|plotterExtensions) → 404$/,
+    why: 'no symbol or plotter-extension provider installed',
+  },
+  { match: /^GET \/signalk\/v1\/api\/tracks → 404$/, why: 'no tracks plugin installed' },
+  {
+    match: /^GET \/signalk\/v1\/api\/vessels\/self\/navigation\/anchor → 404$/,
+    why: 'no anchor set',
+  },
+  {
+    match: /^POST \/plugins\/kip\/series\/reconcile → \d{3}$/,
+    why: "KIP's plugin answers 503 on Node 20 (node:sqlite needs 22.5), 401 before a login",
+  },
+  {
+    match: /^ws: .*"statusCode":40[13]\b/,
+    phase: 'before-login',
+    why: 'with users, an anonymous PUT request (KIP sends three on connect) is refused: 403',
+  },
+  {
+    match: /^GET \/plugins\/kip → 40[134]$/,
+    phase: 'before-login',
+    why: 'with users, /plugins/* needs a login: 401',
+  },
+  {
+    match: /^toast: .*Failed to load KIP plugin configuration/,
+    phase: 'before-login',
+    why: 'KIP toasts the 401 of /plugins/kip ("Authentication required")',
+  },
+  {
+    match: /^GET \/signalk\/v1\/applicationData\/user\/kip\/\d+\/default → 404$/,
+    phase: 'first-login',
+    why: 'a new user has no configuration yet (KIP then offers to create it)',
+  },
+  {
+    match: /^POST \/signalk\/v1\/applicationData\/user\/kip\/\d+ → [45]\d\d$/,
+    phase: 'first-login',
+    why: "KIP's first POST to its version directory: signalk-server answers 500",
+  },
 ]
 
 /**
@@ -64,30 +107,46 @@ export function isErrorToast(text: string): boolean {
   return /error|fail|could not|unable|not found|status code|requires/i.test(text)
 }
 
-/** The `METHOD path`s a failure is about: its request, or the URLs an app's console error names. */
-function requestsOf(failure: Failure): string[] {
+/**
+ * What a failure is, to match {@link UPSTREAM_FAILURES}: `METHOD path →
+ * status` for a request (query left out; an app's console error about a
+ * request gives it for GET and POST, Angular does not say the method), else
+ * `kind: text`.
+ */
+export function signatures(failure: Failure): string[] {
+  const own = `${failure.kind}: ${failure.text}`
   if (failure.kind === 'http' || failure.kind === 'network') {
-    return [failure.text.split(' → ')[0]?.split('?')[0] ?? '']
+    const [request = '', status = ''] = failure.text.split(' → ')
+    return [`${request.split('?')[0]} → ${status}`, own]
   }
-  if (failure.kind !== 'console') return []
-  // Angular: "Http failure response for http://host/path: 404 Not Found"; the method is not said.
-  const paths = [...failure.text.matchAll(/https?:\/\/[^/\s]+(\/[^\s?:]*)/g)].map((m) => m[1])
-  return paths.flatMap((path) => [`GET ${path}`, `POST ${path}`])
+  if (failure.kind !== 'console') return [own]
+  // Angular: "Http failure response for http://host/path?query: 404 Not Found".
+  const requests = [...failure.text.matchAll(/https?:\/\/[^/\s]+(\/[^\s?:]*)\S*: (\d{3})/g)]
+  return [
+    ...requests.flatMap(([, path, status]) => [
+      `GET ${path} → ${status}`,
+      `POST ${path} → ${status}`,
+    ]),
+    own,
+  ]
 }
 
 /** True when `failure` also happens against signalk-server 2.32.0. */
 export function isUpstream(failure: Failure): boolean {
-  const requests = requestsOf(failure)
-  return requests.length > 0 && requests.some((r) => UPSTREAM_FAILURES.some((re) => re.test(r)))
+  const seen = signatures(failure)
+  return UPSTREAM_FAILURES.some(
+    (u) =>
+      (u.phase === undefined || u.phase === failure.phase) && seen.some((s) => u.match.test(s)),
+  )
 }
 
 /**
  * The failures that count against keelson: every page error, console error,
- * failed request and WebSocket error reply, and error toasts, except the
- * requests that fail against signalk-server too.
+ * failed request, WebSocket error reply and error toast, except those that
+ * happen against signalk-server too.
  */
 export function isFailure(failure: Failure): boolean {
-  if (failure.kind === 'toast') return isErrorToast(failure.text)
+  if (failure.kind === 'toast' && !isErrorToast(failure.text)) return false
   return !isUpstream(failure)
 }
 
@@ -136,7 +195,14 @@ async function step(run: Run, label: string, body: () => Promise<void>): Promise
     await body()
     return true
   } catch (err) {
-    run.problem(`${label}: ${(err as Error).message.split('\n')[0]}`)
+    // Playwright's first line and, for a timeout, what it was waiting for.
+    const lines = (err as Error).message.split('\n').filter((l) => l.trim() !== '')
+    run.problem(
+      `${label}: ${lines
+        .slice(0, 3)
+        .join(' ')
+        .replace(/\x1b\[\d+m/g, '')}`,
+    )
     await run.shot(`failed-${label.replace(/\W+/g, '-')}`)
     return false
   }
@@ -144,12 +210,16 @@ async function step(run: Run, label: string, body: () => Promise<void>): Promise
 
 /**
  * Freeboard asks whether the internet map service is there (it is not: the
- * page reaches 127.0.0.1 only) and says so in a dialog; a boat at sea sees
- * it too. Closes it when it shows within `ms`.
+ * page reaches 127.0.0.1 only) and says so in a dialog, a boat at sea sees
+ * it too: closed whenever it shows up in front of a step.
  */
-async function dismissOffline(page: Page, ms = 5000): Promise<void> {
-  const ok = page.locator('mat-dialog-container').getByRole('button', { name: 'OK' })
-  await ok.click({ timeout: ms }).catch(() => undefined)
+async function dismissOffline(page: Page): Promise<void> {
+  const dialog = page.locator('mat-dialog-container', {
+    hasText: 'Internet Map Service Unavailable',
+  })
+  await page.addLocatorHandler(dialog, async () => {
+    await dialog.getByRole('button', { name: 'OK' }).click()
+  })
 }
 
 /** Opens `path` on `origin` and watches it for `ms` (toasts, requests, errors). */
@@ -179,7 +249,10 @@ const KIP_CONFIG = /\/signalk\/v1\/applicationData\/user\/kip\/(\d+)\/default$/
  * be on the server (read back over REST with the user's token) and KIP must
  * load it after a reload, logged in.
  */
-export async function kipLogin(browser: Browser, served: Served): Promise<Outcome> {
+export async function kipLogin(
+  browser: Browser,
+  served: Pick<Served, 'url' | 'login'>,
+): Promise<Outcome> {
   const run = await begin(browser, served.url, 'kip-login')
   const { page } = run.watched
   let saved: string | undefined
@@ -193,6 +266,7 @@ export async function kipLogin(browser: Browser, served: Served): Promise<Outcom
       if (res.ok()) saved = path
     }
   })
+  run.watched.phase = 'before-login'
   const ok =
     (await step(run, 'open Connectivity settings', async () => {
       await page.goto(`${served.url}${KIP}#/options`, { waitUntil: 'domcontentloaded' })
@@ -203,19 +277,21 @@ export async function kipLogin(browser: Browser, served: Served): Promise<Outcom
       await dialog.getByLabel('User ID').fill(SKIPPER.name)
       await dialog.getByLabel('Password').fill(SKIPPER.password as string)
       await run.shot('credentials')
+      run.watched.phase = 'first-login'
       await dialog.getByRole('button', { name: 'Sign in' }).click()
-      await page.getByText('Connected, Logged In').waitFor({ timeout: 20_000 })
+      await page.getByText('Connected, Logged In').waitFor({ timeout: 45_000 })
       run.note('KIP shows "Connected, Logged In"')
     })) &&
     (await step(run, 'create the shared configuration', async () => {
       const create = page.locator(TOAST).getByRole('button', { name: 'Create' })
-      await create.click({ timeout: 20_000 })
+      await create.click({ timeout: 45_000 })
       await page.waitForResponse(
         (res) => res.request().method() === 'POST' && res.url().includes('/applicationData/'),
       )
       await watchToasts(run.watched, 2000)
       if (saved === undefined) throw new Error('no POST of the configuration succeeded')
     }))
+  run.watched.phase = undefined
   if (ok && saved !== undefined) {
     await step(run, 'read the configuration back over REST', async () => {
       const token = await served.login(SKIPPER.name, SKIPPER.password)
@@ -231,11 +307,13 @@ export async function kipLogin(browser: Browser, served: Served): Promise<Outcom
     await step(run, 'reload: KIP loads it, logged in', async () => {
       const loaded = page.waitForResponse(
         (res) => KIP_CONFIG.test(new URL(res.url()).pathname) && res.status() === 200,
-        { timeout: 20_000 },
+        { timeout: 45_000 },
       )
       await page.reload({ waitUntil: 'domcontentloaded' })
       await loaded
-      await page.getByText('Connected, Logged In').waitFor({ timeout: 20_000 })
+      // KIP opens on its dashboard; the login state shows in Connectivity settings.
+      await page.goto(`${served.url}${KIP}#/options`, { waitUntil: 'domcontentloaded' })
+      await page.getByText('Connected, Logged In').waitFor({ timeout: 45_000 })
       run.note('after a reload KIP read its configuration from the server (200), logged in')
       await watchToasts(run.watched, 3000)
     })
@@ -275,8 +353,8 @@ export async function freeboardWaypoint(browser: Browser, served: Served): Promi
   }
   const ok =
     (await step(run, 'open Freeboard', async () => {
-      await page.goto(`${served.url}${FREEBOARD}`, { waitUntil: 'domcontentloaded' })
       await dismissOffline(page)
+      await page.goto(`${served.url}${FREEBOARD}`, { waitUntil: 'domcontentloaded' })
     })) &&
     (await step(run, 'Mark Vessel Position, SAVE', async () => {
       await page.locator('wpt-button button').click()
@@ -295,7 +373,6 @@ export async function freeboardWaypoint(browser: Browser, served: Served): Promi
     })) &&
     (await step(run, 'reload: the waypoint is listed', async () => {
       await page.reload({ waitUntil: 'domcontentloaded' })
-      await dismissOffline(page)
       await openWaypoints()
       await page.getByText(name as string, { exact: true }).waitFor()
       run.note(`after a reload Freeboard lists "${name}"`)
