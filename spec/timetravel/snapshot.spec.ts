@@ -71,6 +71,20 @@ describe('GET /signalk/v1/api/snapshot/<path>?time=', () => {
     expect(self.body).toBe(`vessels.${SELF}`)
   })
 
+  it('answers HEAD with the headers of the GET and no body', async () => {
+    const server = await recording()
+    const writes = await recordVoyage(server.url, 2, 10)
+    const at = new Date(writes[0]!.time).toISOString()
+    const url = `${server.url}/signalk/v1/api/snapshot/vessels/self?time=${at}`
+    const get = await fetch(url)
+    const head = await fetch(url, { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(await head.text()).toBe('')
+    expect(head.headers.get('content-length')).toBe(get.headers.get('content-length'))
+    expect(head.headers.get('x-keelson-event-id')).toBe(writes[0]!.id)
+    await get.arrayBuffer()
+  })
+
   it('answers 404 for a path missing at that time, though it exists now', async () => {
     const server = await recording()
     const first = await writeLeaf(server.url, 'navigation.speedOverGround', 1)

@@ -154,6 +154,28 @@ describe('SSE playback (GET <path>?startTime=&playbackRate= as an event stream)'
     )
   })
 
+  it('resumes a playback across a restart on the same data dir', async () => {
+    const server = await recording()
+    const start = Date.now()
+    const writes = await recordVoyage(server.url, 6, 25)
+    const path = '/vessels/self/navigation/speedOverGround'
+    const sog = writes.filter((w) => w.path === 'navigation.speedOverGround')
+    const client = await play(server.url, path, start, 1)
+    await client.until(() => client.messages.some((e) => e.id === sog[1]!.id), 10_000)
+    const held = fold(client.messages)
+    const resumeId = client.messages.at(-1)!.id!
+    client.close()
+    await server.stop()
+    const again = await startServer({ dataDir: server.dir, mmsi: MMSI })
+    closers.push(again.close)
+    const resumed = await play(again.url, path, start, 1000, { 'Last-Event-ID': resumeId })
+    await resumed.until(() => resumed.messages.some((e) => e.id === sog.at(-1)!.id), 10_000)
+    expect(resumed.messages[0]!.data).not.toBe('null')
+    expect(revOf(resumed.messages[0]!.id)).toBeGreaterThan(revOf(resumeId))
+    const get = await (await fetch(`${again.url}/signalk/v1/api${path}`)).json()
+    expect(fold(resumed.messages, held)).toEqual(get)
+  })
+
   it('answers a resume it cannot honour with a reset, then the snapshot at startTime', async () => {
     const server = await recording()
     const start = Date.now()

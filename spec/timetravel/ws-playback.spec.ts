@@ -125,6 +125,19 @@ describe('the Signal K WebSocket playback /signalk/v1/playback', () => {
     expect(arrivals.at(-1)! - arrivals[2]!).toBeGreaterThanOrEqual((span / rate) * 0.5)
   })
 
+  it('skips the values at startTime with sendCachedValues=false', async () => {
+    const server = await recording()
+    await writeLeaf(server.url, 'navigation.courseOverGroundTrue', 0.5)
+    await sleep(10)
+    const start = Date.now()
+    const later = await writeLeaf(server.url, 'navigation.speedOverGround', 4)
+    const at = new Date(start).toISOString()
+    const peer = await open(server.url, `startTime=${at}&playbackRate=1000&sendCachedValues=false`)
+    await peer.next()
+    const values = deltaValues(await readUntil(peer, (read) => read.length >= 1))
+    expect(values).toEqual([{ context: CONTEXT, path: later.path, value: 4 }])
+  })
+
   it('plays other vessels with subscribe=all only, and nothing but the hello with subscribe=none', async () => {
     const server = await recording()
     const start = Date.now()
