@@ -164,6 +164,14 @@ describe('the course API (signalk-server v2 course API)', () => {
     expect(value('performance.velocityMadeGoodToWaypoint')).toBeCloseTo(3, 9)
     expect(value('navigation.course.calcValues.timeToGo')).toBeCloseTo(NORTH_M / 3, 2)
     expect(leaf('navigation.course.calcValues.distance')?.$source).toBe('course-provider')
+    // The units apps convert with (the Signal K schema has none for calcValues).
+    const meta = await send(
+      'GET',
+      `${running.url}/signalk/v1/api/vessels/self/navigation/course/calcValues/distance/meta`,
+    )
+    expect(meta.json).toMatchObject({ units: 'm' })
+    expect(leaf('navigation.course.calcValues.bearingTrue')?.meta).toMatchObject({ units: 'rad' })
+    expect(leaf('navigation.course.calcValues.timeToGo')?.meta).toMatchObject({ units: 's' })
     const calc = (await send('GET', course('/calcValues'))).json
     expect(calc.distance).toBeCloseTo(NORTH_M, 3)
     expect(calc.previousPoint).toEqual({ distance: 0 })

@@ -68,14 +68,14 @@ describe('the course of the demo boat', () => {
     await until(() => {
       const d = value('navigation.course.calcValues.distance')
       if (typeof d === 'number') seen.add(d)
-      return seen.size >= 5
+      // Sailing across the line of sight changes the distance little: wait for a few metres.
+      return seen.size >= 5 && Math.max(...seen) - Math.min(...seen) > 5
     })
     // The NMEA positions are rounded to 0.0001 minute (under 0.2 m).
     for (const d of seen) {
       expect(d).toBeGreaterThanOrEqual(Math.min(...distances) - 0.5)
       expect(d).toBeLessThanOrEqual(Math.max(...distances) + 0.5)
     }
-    expect(Math.max(...seen) - Math.min(...seen)).toBeGreaterThan(1)
     const b = value('navigation.course.calcValues.bearingTrue') as number
     const signed = b > Math.PI ? b - 2 * Math.PI : b
     expect(signed).toBeGreaterThanOrEqual(Math.min(...bearings) - 1e-4)

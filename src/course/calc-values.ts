@@ -70,6 +70,77 @@ export const CALC_PATHS: readonly string[] = Object.freeze([
   'targetSpeed',
 ])
 
+/**
+ * The metadata of the calculated values, as the plugin sends it once: the
+ * Signal K schema has none for `navigation.course.calcValues`, and apps
+ * convert units from it (KIP shows `distance` in nautical miles from `m`).
+ */
+export const CALC_META: Readonly<Record<string, { description: string; units?: string }>> =
+  Object.freeze({
+    calcMethod: { description: 'Calculation type used (GreatCircle or Rhumbline).' },
+    bearingTrackTrue: {
+      description:
+        'The bearing of a line between previousPoint and nextPoint, relative to true north.',
+      units: 'rad',
+    },
+    bearingTrackMagnetic: {
+      description:
+        'The bearing of a line between previousPoint and nextPoint, relative to magnetic north.',
+      units: 'rad',
+    },
+    crossTrackError: {
+      description:
+        "The distance from the vessel's present position to the closest point on a line (track) between previousPoint and nextPoint. A negative number indicates that the vessel is currently to the left of this line (and thus must steer right to compensate), a positive number means the vessel is to the right of the line (steer left to compensate).",
+      units: 'm',
+    },
+    'previousPoint.distance': {
+      description:
+        "The distance in meters between the vessel's present position and the previousPoint.",
+      units: 'm',
+    },
+    distance: {
+      description:
+        "The distance in meters between the vessel's present position and the nextPoint.",
+      units: 'm',
+    },
+    bearingTrue: {
+      description:
+        "The bearing of a line between the vessel's current position and nextPoint, relative to true north.",
+      units: 'rad',
+    },
+    bearingMagnetic: {
+      description:
+        "The bearing of a line between the vessel's current position and nextPoint, relative to magnetic north.",
+      units: 'rad',
+    },
+    velocityMadeGood: {
+      description: 'The velocity component of the vessel towards the nextPoint.',
+      units: 'm/s',
+    },
+    timeToGo: {
+      description:
+        "Time in seconds to reach nextPoint's perpendicular with current speed & direction.",
+      units: 's',
+    },
+    estimatedTimeOfArrival: { description: 'The estimated time of arrival at nextPoint position.' },
+    'route.timeToGo': {
+      description: 'Time in seconds to reach final destination with current speed & direction.',
+      units: 's',
+    },
+    'route.estimatedTimeOfArrival': {
+      description: 'The estimated time of arrival at final destination.',
+    },
+    'route.distance': {
+      description: 'The remaining distance along the route to reach the final destination.',
+      units: 'm',
+    },
+    targetSpeed: {
+      description:
+        'The average speed required to arrive at the destination at the targetArrivalTime.',
+      units: 'm/s',
+    },
+  })
+
 /** Every calculated value null (and the method): what is written when a course ends. */
 export function emptyValues(): Record<string, Json> {
   const out: Record<string, Json> = {}

@@ -23,6 +23,7 @@ import { parseHref, type ResourceStore } from '../resources/store.js'
 import type { Delta, PathValue } from '../signalk/delta.js'
 import { stampDelta } from '../signalk/delta.js'
 import {
+  CALC_META,
   CALC_PATHS,
   type CourseCalculation,
   calculate,
@@ -76,6 +77,7 @@ export class Course {
   private calculated = false
   private last: CourseCalculation | undefined
   private closed = false
+  private metaWritten = false
   private readonly file: CourseFile | undefined
   private readonly tree: StateTree
   private readonly tick = { run: (): void => this.calculate() }
@@ -458,7 +460,15 @@ export class Course {
   private write(values: Readonly<Record<string, Json>>): void {
     const delta: Delta = { context: 'vessels.self', updates: [] }
     appendValues(delta, values)
+    // The units apps convert with, once per process (the tree keeps them).
+    if (!this.metaWritten) {
+      delta.updates[0]!.meta = Object.entries(CALC_META).map(([path, meta]) => ({
+        path: `navigation.course.calcValues.${path}`,
+        value: { ...meta },
+      }))
+    }
     this.port.write(this.operation(delta))
+    this.metaWritten = true
   }
 
   private operation(delta: Delta): Operation {
