@@ -39,7 +39,12 @@ import { APP_DATA_DIR, AppData, appDataRouter } from './signalk/app-data.js'
 import { PutRequests } from './signalk/put-request.js'
 import { Requests } from './signalk/requests.js'
 import { type SignalKApiId, serverApisRouter } from './signalk/server-apis.js'
-import { defaultModuleDirs, findWebapps, webappsRouter } from './signalk/webapps.js'
+import {
+  defaultModuleDirs,
+  findWebapps,
+  installedWebapps,
+  webappsRouter,
+} from './signalk/webapps.js'
 import { abortUpgrade, NO_ENDPOINT, SignalKStream } from './signalk/ws-transport.js'
 import { Streams } from './stream/streams.js'
 import { telemetryRouter } from './telemetry/routes.js'
@@ -156,6 +161,8 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   const resources = new ResourceStore(writes, {
     ...opts,
     ...(opts.persistDir !== undefined && { dir: join(opts.persistDir, 'resources') }),
+    // A tree given to start from (a cluster's snapshot) is not this node's to write at start-up.
+    syncTree: opts.restore === undefined,
     log,
   })
   signalkApis.push('resources')
@@ -213,11 +220,18 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
       server: { id: 'keelson', version: SIGNALK_SERVER_VERSION },
     })
   })
+  // Installed Signal K webapps (served below); those that are signalk-server plugins are listed in /plugins.
+  const webapps = opts.webappDirs?.length
+    ? findWebapps([...opts.webappDirs, ...defaultModuleDirs()])
+    : installedWebapps()
   app.use(
     serverApisRouter({
       apis: () => signalkApis,
       requests,
       passUnknownRequests: security !== undefined,
+      webapps,
+      principalOf,
+      secured: security !== undefined,
     }),
   )
   app.use(appDataRouter(appData, principalOf, opts))
@@ -243,13 +257,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
   app.use(telemetryRouter(telemetry))
   // The live display at `/`, its files at `/display/*` and the client module at `/client.js`.
   app.use(webRouter())
-  app.use(
-    webappsRouter(
-      opts.webappDirs?.length
-        ? findWebapps([...opts.webappDirs, ...defaultModuleDirs()])
-        : undefined,
-    ),
-  )
+  app.use(webappsRouter(webapps))
   app.use((req, _res, next) =>
     next(new KeelsonError(Errors.NOT_FOUND, `No endpoint at ${req.path}`)),
   )

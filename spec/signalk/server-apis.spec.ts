@@ -3,11 +3,12 @@
  * server: login status without security, plugins, feature detection, unit
  * preferences, and the server identity apps gate features on.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { startSecured } from '../support/secured.js'
 import { type Running, startServer } from '../support/server.js'
 import { Client } from './support.js'
 
@@ -34,6 +35,30 @@ async function get(path: string): Promise<{ status: number; body: any; type: str
   return { status: res.status, body: await res.json(), type: res.headers.get('content-type') }
 }
 
+/** A node_modules folder with a plugin webapp, a plugin whose id is computed, and a plain webapp. */
+async function pluginModules(): Promise<string> {
+  const modules = await mkdtemp(join(tmpdir(), 'keelson-plugins-'))
+  const write = async (name: string, pkg: object, files: Record<string, string> = {}) => {
+    const dir = join(modules, name)
+    await mkdir(dir, { recursive: true })
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ name, ...pkg }))
+    for (const [file, text] of Object.entries(files)) await writeFile(join(dir, file), text)
+  }
+  const plugin = ['signalk-webapp', 'signalk-node-server-plugin']
+  await write(
+    '@demo/sk-demo',
+    { version: '1.2.3', description: 'A demo', keywords: plugin, main: 'plugin.js' },
+    { 'plugin.js': "module.exports = () => ({ id: 'demo', name: 'Demo Plugin', start() {} })" },
+  )
+  await write(
+    'sk-computed',
+    { version: '1.0.0', keywords: plugin },
+    { 'index.js': "const id = 'comp' + 'uted'; module.exports = () => ({ id, start() {} })" },
+  )
+  await write('sk-webapp-only', { version: '1.0.0', keywords: ['signalk-webapp'] })
+  return modules
+}
+
 /** KIP's version test (`U(version, "1.46.2", ">=")`): numeric parts compared left to right. */
 function atLeast(version: string, wanted: string): boolean {
   const a = version.split('.').map(Number)
@@ -51,7 +76,7 @@ describe('server APIs apps call', () => {
     })
   })
 
-  it('lists no plugins and answers a plugin that is not installed 404, as signalk-server', async () => {
+  it('lists no plugins when none is installed, and answers a plugin that is not installed 404', async () => {
     running = await startServer()
     expect((await get('/plugins')).body).toEqual([])
     expect((await get('/skServer/plugins')).body).toEqual([])
@@ -66,7 +91,69 @@ describe('server APIs apps call', () => {
     expect(reconcile.status).toBe(404)
   })
 
-  it('lists the APIs it answers in /signalk/v2/features, none disabled, no plugins', async () => {
+  it('lists the signalk-server plugins installed beside it, each disabled (it runs none)', async () => {
+    const modules = await pluginModules()
+    try {
+      running = await startServer({ webappDirs: [modules] })
+      const list = (await get('/plugins')).body
+      expect(list).toEqual([
+        expect.objectContaining({
+          id: 'demo',
+          name: 'Demo Plugin',
+          packageName: '@demo/sk-demo',
+          version: '1.2.3',
+          data: expect.objectContaining({ enabled: false, configuration: {} }),
+        }),
+      ])
+      expect((await get('/plugins/demo')).body).toEqual({
+        enabled: false,
+        enabledByDefault: false,
+        id: 'demo',
+        name: 'Demo Plugin',
+        version: '1.2.3',
+      })
+      // A package whose id is not a literal, a webapp that is no plugin, an unknown id: not installed.
+      expect((await get('/plugins/computed')).status).toBe(404)
+      expect((await get('/plugins/sk-webapp-only')).status).toBe(404)
+      expect((await get('/plugins/kip')).status).toBe(404)
+      expect((await get('/plugins/%E0%A4%A')).status).toBe(400)
+      const features = (await get('/signalk/v2/features')).body
+      expect(features.plugins).toEqual([
+        { id: 'demo', name: 'Demo Plugin', version: '1.2.3', enabled: false },
+      ])
+      expect((await get('/signalk/v2/features?enabled=1')).body.plugins).toEqual([])
+      expect((await get('/signalk/v2/features?enabled=0')).body.plugins).toHaveLength(1)
+    } finally {
+      await rm(modules, { recursive: true, force: true })
+    }
+  })
+
+  it('shows the plugins to admins only when security is on, as signalk-server', async () => {
+    const modules = await pluginModules()
+    const secured = await startSecured({
+      users: [
+        { name: 'anna', type: 'readwrite' },
+        { name: 'root', type: 'admin' },
+      ],
+      options: { webappDirs: [modules] },
+    })
+    try {
+      const as = async (token?: string) =>
+        (
+          await fetch(`${secured.url}/plugins/demo`, {
+            headers: token === undefined ? {} : { Authorization: `Bearer ${token}` },
+          })
+        ).status
+      expect(await as()).toBe(401)
+      expect(await as(await secured.login('anna'))).toBe(403)
+      expect(await as(await secured.login('root'))).toBe(200)
+    } finally {
+      await secured.close()
+      await rm(modules, { recursive: true, force: true })
+    }
+  })
+
+  it('lists the APIs it answers in /signalk/v2/features, none disabled', async () => {
     running = await startServer()
     const all = (await get('/signalk/v2/features')).body
     expect(all.plugins).toEqual([])

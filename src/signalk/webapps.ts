@@ -24,6 +24,8 @@ export interface Webapp {
   location: string
   /** The directory served. */
   dir: string
+  /** The package's own directory (where its package.json is). */
+  packageDir: string
 }
 
 /** The `node_modules` directories searched by default: the working directory's and keelson's own. */
@@ -84,6 +86,7 @@ function readWebapp(dir: string): Webapp | undefined {
     keywords,
     location: `/${pkg.name}/`,
     dir: existsSync(publicDir) ? publicDir : dir,
+    packageDir: dir,
   }
 }
 
@@ -98,7 +101,7 @@ export function installedWebapps(): Webapp[] {
 /** A router serving `webapps` as static files, plus the `/skServer/webapps` listing. */
 export function webappsRouter(webapps: readonly Webapp[] = installedWebapps()): Router {
   const router = express.Router()
-  const listing = webapps.map(({ dir: _dir, ...app }) => app)
+  const listing = webapps.map(({ dir: _dir, packageDir: _packageDir, ...app }) => app)
   router.get('/skServer/webapps', (_req, res) => {
     res.json(listing)
   })
