@@ -57,6 +57,21 @@ const epochOf = (dir: string): string =>
   (JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { epoch: string }).epoch
 
 describe('keelson --data-dir', () => {
+  it('refuses a bad --journal or --retention, and a data dir that is a file', async () => {
+    const file = join(tempDir(), 'file')
+    writeFileSync(file, 'not a directory')
+    for (const [args, message] of [
+      [['--data-dir', tempDir(), '--journal', 'sometimes'], '--journal must be one of sync, async'],
+      [['--data-dir', tempDir(), '--retention', '3x'], '--retention must be a duration'],
+      [['--data-dir', tempDir(), '--retention', '0s'], '--retention must be a duration'],
+      [['--data-dir', file], `keelson: cannot use the security file ${file}/security.json`],
+    ] as const) {
+      const out = await run('--no-demo', '--port', '0', '--host', '127.0.0.1', ...args)
+      expect({ args, code: out.code }).toEqual({ args, code: 2 })
+      expect(out.stderr).toContain(message)
+    }
+  }, 120_000)
+
   it('refuses to start on a damaged journal naming the file and offset; journal check shows it, repair cuts it', async () => {
     const dir = tempDir()
     const server = await startCli(compiled.cli, ['--no-demo', '--data-dir', dir])

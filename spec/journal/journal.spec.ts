@@ -106,6 +106,14 @@ describe('the journal of a data dir', () => {
     ])
   })
 
+  it('refuses a data dir another journal has open', async () => {
+    const dir = tempDir()
+    open(dir)
+    expect(() => createApp({ dataDir: dir })).toThrow(
+      `the data dir ${dir} is already open in this process`,
+    )
+  })
+
   it('drops a torn last record, cut at every byte offset of it, and logs it', async () => {
     const dir = tempDir()
     const app = open(dir)

@@ -35,7 +35,7 @@ import {
   writeSync,
 } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
@@ -95,6 +95,8 @@ const ASYNC_SYNC_MS = 1000
 /** How often retention runs besides after each compaction, ms. */
 const RETENTION_SWEEP_MS = 60_000
 const LOCK_FILE = 'lock'
+/** The data dirs open in this process (the lock file tells other processes). */
+const openHere = new Set<string>()
 
 /** The journal of one data dir, opened before the tree it restores. */
 export class Journal implements Durability {
@@ -165,10 +167,16 @@ export class Journal implements Durability {
    * dir open.
    */
   static open(options: JournalOptions): Journal {
-    mkdirSync(options.dir, { recursive: true })
+    // Owner only: the journal holds every value the tree ever had.
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 })
+    const key = resolve(options.dir)
+    if (openHere.has(key))
+      throw new Error(`the data dir ${options.dir} is already open in this process`)
     lock(options.dir)
     try {
-      return new Journal(options, openDir(options))
+      const journal = new Journal(options, openDir(options))
+      openHere.add(key)
+      return journal
     } catch (err) {
       // A start refused for damage leaves the dir free for `keelson journal repair`.
       try {
@@ -257,6 +265,7 @@ export class Journal implements Durability {
     try {
       unlinkSync(join(this.dir, LOCK_FILE))
     } catch {}
+    openHere.delete(resolve(this.dir))
   }
 
   /** Starts a compaction now, whatever the interval, unless one runs (bench/journal.ts). */
