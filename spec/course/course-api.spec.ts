@@ -303,6 +303,13 @@ describe('the course API (signalk-server v2 course API)', () => {
       ])
       expect(res.json.detail).toEqual(expect.any(String))
     }
+    // A long unknown key or id is named in the answer, cut short.
+    const long = await put('/destination', { ['k'.repeat(100_000)]: 1 })
+    expect([long.status, long.json.detail.length < 300]).toEqual([400, true])
+    const longId = await put('/destination', {
+      href: `/resources/waypoints/${'a'.repeat(100_000)}`,
+    })
+    expect([longId.status, longId.json.detail.length < 300]).toEqual([404, true])
     const noBody = await fetch(course('/destination'), { method: 'PUT' })
     expect(noBody.status).toBe(415)
     expect(await getCourse()).toEqual(before)

@@ -194,7 +194,7 @@ export class Course {
    */
   routeAction(action: string, body: Json, authorize?: Authorize): Promise<void> {
     if (!ROUTE_ACTIONS.has(action)) {
-      throw new KeelsonError(Errors.NOT_FOUND, `No course route action "${action}"`)
+      throw new KeelsonError(Errors.NOT_FOUND, `No course route action ${quote(action)}`)
     }
     const request = fields(body ?? {}, ['value', 'pointIndex'])
     return this.change(authorize, (info) => {
@@ -553,7 +553,7 @@ export class Course {
     const coordinates = isObject(geometry) ? geometry.coordinates : undefined
     const position = lonLat(coordinates)
     if (position === undefined) {
-      throw bad(`The waypoint ${href} has no valid position (feature.geometry.coordinates)`)
+      throw bad(`The waypoint ${quote(href)} has no valid position (feature.geometry.coordinates)`)
     }
     const type = typeof resource.type === 'string' ? resource.type : 'Waypoint'
     const name = typeof resource.name === 'string' ? resource.name : 'WP1'
@@ -565,7 +565,7 @@ export class Course {
     const resource = this.resolve(href, 'routes')
     const points = routePoints(resource)
     if (points === undefined) {
-      throw bad(`The route ${href} has no valid points (feature.geometry.coordinates)`)
+      throw bad(`The route ${quote(href)} has no valid points (feature.geometry.coordinates)`)
     }
     const properties = isObject(resource.feature) ? resource.feature.properties : undefined
     const meta = isObject(properties) ? properties.coordinatesMeta : undefined
@@ -591,7 +591,7 @@ export class Course {
     }
     const resource = this.options.resources.get(ref.type, ref.id)
     if (resource === undefined) {
-      throw new KeelsonError(Errors.COURSE_HREF_NOT_FOUND, `No ${type} resource ${ref.id}`)
+      throw new KeelsonError(Errors.COURSE_HREF_NOT_FOUND, `No ${type} resource ${quote(ref.id)}`)
     }
     return resource
   }
@@ -651,7 +651,7 @@ function fields<K extends string>(body: Json, keys: readonly K[]): Partial<Recor
   for (const key of Object.keys(body)) {
     if (!(keys as readonly string[]).includes(key)) {
       throw bad(
-        `Unknown member "${key}"; this request takes ${keys.map((k) => `"${k}"`).join(', ')}`,
+        `Unknown member ${quote(key)}; this request takes ${keys.map((k) => `"${k}"`).join(', ')}`,
       )
     }
     out[key as K] = body[key]!
@@ -719,6 +719,12 @@ function appendValues(delta: Delta, values: Readonly<Record<string, Json>>): voi
     value: values.velocityMadeGood ?? null,
   })
   delta.updates.push({ $source: CALC_SOURCE, values: list })
+}
+
+/** `text` quoted for an error detail, cut short: it comes from the request. */
+function quote(text: unknown): string {
+  const json = JSON.stringify(text) ?? String(text)
+  return json.length > 100 ? `${json.slice(0, 99)}…"` : json
 }
 
 function bad(detail: string): KeelsonError {
