@@ -145,6 +145,10 @@ describe('resources API under security', () => {
     expect((await call('POST', '/plugins/resources-provider/_config/tracks', skipper)).status).toBe(
       200,
     )
+    expect((await call('POST', `${API}/tracks`, skipper, { name: 't' })).status).toBe(201)
+    const unregister = await call('DELETE', '/plugins/resources-provider/_config/tracks', guest)
+    expect(unregister.status).toBe(403)
+    expect((await call('GET', `${API}/tracks`, guest)).status).toBe(200)
     expect((await call('DELETE', `${API}/waypoints/${WP}`, guest)).status).toBe(200)
     expect(inTree('waypoints', WP)).toBeUndefined()
   })

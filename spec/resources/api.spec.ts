@@ -737,21 +737,33 @@ describe('resources API: the tree and its streams', () => {
     })
   })
 
-  it('removes from a restored tree the copies of resources whose files are gone', async () => {
-    let s = await start()
+  it("removes from the journal's tree the copies of resources whose files are gone", async () => {
+    const dataDir = join(dir, 'journal')
+    let s = await start({ dataDir })
     const kept = (await post('waypoints', waypoint(1, 1, 'kept'))).body.id
     const gone = (await post('waypoints', waypoint(2, 2, 'gone'))).body.id
-    const root = s.keelson.tree.get({ segments: [], starAt: -1 }) as any
-    const rev = s.keelson.tree.rev
     await s.close()
     await rm(join(dir, 'resources', 'waypoints', gone))
-    s = await start({ restore: { root, rev } })
+    s = await start({ dataDir })
     const copies = s.keelson.tree.get({
       segments: ['vessels', s.keelson.tree.selfKey, 'resources', 'waypoints'],
       starAt: -1,
     })
     expect(Object.keys(copies as object)).toEqual([kept])
     expect(Object.keys((await call('GET', `${API}/waypoints`)).body)).toEqual([kept])
+  })
+
+  it('writes nothing at start-up into a tree it is given to start from (a cluster snapshot)', async () => {
+    let s = await start()
+    await post('waypoints', waypoint(1, 1, 'mine'))
+    await s.close()
+    const other = await startServer({ mmsi: '230099999' })
+    const root = other.keelson.tree.get({ segments: [], starAt: -1 }) as any
+    const rev = other.keelson.tree.rev
+    await other.close()
+    s = await start({ restore: { root, rev } })
+    expect(s.keelson.tree.rev).toBe(rev)
+    expect(Object.keys((await call('GET', `${API}/waypoints`)).body)).toHaveLength(1)
   })
 
   it('refuses a write whose file cannot be written (503) and puts the tree back as it was', async () => {

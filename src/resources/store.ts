@@ -83,6 +83,13 @@ export type ResourceStoreOptions = Pick<
 > & {
   /** The folder of resource files (`<persistDir>/resources`); undefined: kept in memory only. */
   readonly dir?: string
+  /**
+   * Whether start-up writes the resources read into the tree and removes
+   * the tree's copies of resources whose files are gone. Default true; off
+   * for a tree that is not this node's alone (a cluster's snapshot), where
+   * writes of its own at start-up would put it out of step with the others.
+   */
+  readonly syncTree?: boolean
   readonly log?: Logger
 }
 
@@ -358,6 +365,7 @@ export class ResourceStore {
       this.byType.set(name, new Map())
     }
     for (const type of this.byType.keys()) this.loadType(type)
+    if (this.options.syncTree === false) return
     this.copy.dropStale((type, id) => this.byType.get(type)?.has(id))
   }
 
@@ -399,7 +407,7 @@ export class ResourceStore {
         log?.warn({ err, type, id: file.id }, 'a resource file is not a valid resource; left out')
       }
     }
-    this.copy.load(type, loaded)
+    if (this.options.syncTree !== false) this.copy.load(type, loaded)
   }
 }
 
