@@ -252,6 +252,16 @@ describe('resources API: CRUD', () => {
     expect((await call('GET', `${API}/charts/NZ615-local`)).status).toBe(200)
   })
 
+  it("names the one provider of each type as signalk-server's _providers endpoints do", async () => {
+    await start()
+    expect((await call('GET', `${API}/routes/_providers`)).body).toEqual(['resources-provider'])
+    expect((await call('GET', `${API}/routes/_providers/_default`)).body).toBe('resources-provider')
+    expect((await call('GET', `${API}/tracks/_providers`)).status).toBe(404)
+    const head = await fetch(`${server!.url}${API}/routes`, { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(head.headers.get('content-length')).toBe('2')
+  })
+
   it('answers an unknown type, id or endpoint 404 and other methods 405, as problem+json', async () => {
     await start()
     const unknown = await call('GET', `${API}/tracks`)
