@@ -31,7 +31,6 @@ import { isObject, type Json, type JsonObject } from '../core/json.js'
 import type { Effect } from '../core/merge-patch.js'
 import { getAt, pathOf, readPath, type TreePath } from '../core/path.js'
 import { scopeEffect } from '../core/scope.js'
-import { SIGNALK_VERSION } from '../core/state-tree.js'
 import { parseJson } from '../core/validate.js'
 import type { View } from '../core/view.js'
 import { parseRate, parseTime, type TimeTravelGate } from '../http/time-query.js'
@@ -40,6 +39,7 @@ import type { Principal, PrincipalOf } from '../security/principal.js'
 import { Playback, type PlaybackStart, prunedRoot } from '../stream/playback.js'
 import type { Streams } from '../stream/streams.js'
 import { WsConnection } from '../stream/ws-connection.js'
+import { SIGNALK_SERVER_VERSION } from '../version.js'
 import { type DeltaClient, StreamSubscription } from './subscription.js'
 import { type DeltaFrame, type DeltaItem, itemsAt, itemsOf, toDeltas } from './to-delta.js'
 import type { SignalKStats } from './ws-client.js'
@@ -251,7 +251,8 @@ class PlaybackClient extends WsConnection implements DeltaClient {
   hello(startTime: number, rate: number): void {
     this.sendJson({
       name: 'keelson',
-      version: SIGNALK_VERSION,
+      // As the live stream's hello: signalk-server's version, which apps gate features on.
+      version: SIGNALK_SERVER_VERSION,
       self: `vessels.${this.streams.tree.selfKey}`,
       roles: ['master', 'main'],
       timestamp: new Date().toISOString(),
