@@ -153,6 +153,21 @@ describe('server APIs apps call', () => {
     }
   })
 
+  it('shows them to the writers SPEC §8 allows while the security file has no users', async () => {
+    const modules = await pluginModules()
+    const secured = await startSecured({ options: { webappDirs: [modules] } })
+    try {
+      expect((await fetch(`${secured.url}/plugins/demo`)).status).toBe(200)
+      const foreign = await fetch(`${secured.url}/plugins/demo`, {
+        headers: { Origin: 'http://evil.example' },
+      })
+      expect(foreign.status).toBe(401)
+    } finally {
+      await secured.close()
+      await rm(modules, { recursive: true, force: true })
+    }
+  })
+
   it('lists the APIs it answers in /signalk/v2/features, none disabled', async () => {
     running = await startServer()
     const all = (await get('/signalk/v2/features')).body
