@@ -80,7 +80,17 @@ export class Course {
   private metaWritten = false
   private readonly file: CourseFile | undefined
   private readonly tree: StateTree
-  private readonly tick = { run: (): void => this.calculate() }
+  /** The scheduler's task: a failure is logged and the next calculation armed, never thrown into the heap's loop. */
+  private readonly tick = {
+    run: (): void => {
+      try {
+        this.calculate()
+      } catch (err) {
+        this.options.log.error({ err }, 'a course calculation failed')
+        this.arm()
+      }
+    },
+  }
 
   constructor(
     private readonly port: WritePort,
