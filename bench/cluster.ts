@@ -83,11 +83,19 @@ async function startNodes(
   for (let i = 0; i < count; i++) {
     const args = redis === undefined ? [] : ['--redis', redis.url, '--key', key]
     if (i === 0) args.push('--seed')
-    const child = startTsChild(`node ${i}`, 'cluster-node.ts', args)
+    // --expose-gc: SIGUSR2 runs a full GC and answers its memory (bench/lib/gc-on-signal.ts).
+    const child = startTsChild(`node ${i}`, 'cluster-node.ts', args, { nodeArgs: ['--expose-gc'] })
     const ready = await child.next('ready', 120_000)
     nodes.push({ child, port: Number(ready.port) })
   }
   return nodes
+}
+
+/** A node's memory after a full GC, bytes: what it holds, not garbage awaiting collection. */
+async function memoryAfterGc(node: Node): Promise<{ rss: number; heap: number }> {
+  node.child.proc.kill('SIGUSR2')
+  const gc = await node.child.next('gc', 30_000)
+  return { rss: gc.rss as number, heap: (gc.heapUsed as number) + (gc.external as number) }
 }
 
 async function stopAll(nodes: Node[]): Promise<void> {
@@ -247,8 +255,7 @@ export async function runClusterK(sizes: ClusterKSizes): Promise<Record<string, 
   let nodes: Node[] = []
   try {
     nodes = await startNodes(sizes.nodes, redis, `k${Date.now()}`)
-    await new Promise((resolve) => setTimeout(resolve, 500))
-    const rss0 = nodes.map((n) => sampleProc(n.child.pid)?.rss ?? Number.NaN)
+    const before = await Promise.all(nodes.map(memoryAfterGc))
     const count = Math.ceil(sizes.streams / CLIENTS_PER_LOADER)
     const t0 = performance.now()
     for (let i = 0; i < count; i++) {
@@ -270,8 +277,7 @@ export async function runClusterK(sizes: ClusterKSizes): Promise<Record<string, 
       failures += connected.failures as number
     }
     const connectS = (performance.now() - t0) / 1000
-    await new Promise((resolve) => setTimeout(resolve, 1000))
-    const rss1 = nodes.map((n) => sampleProc(n.child.pid)?.rss ?? Number.NaN)
+    const after = await Promise.all(nodes.map(memoryAfterGc))
     const since = performance.timeOrigin + performance.now()
     for (const load of loaders) load.send({ type: 'since', since: since - 1 })
     await new Promise((resolve) => setTimeout(resolve, 200))
@@ -298,7 +304,9 @@ export async function runClusterK(sizes: ClusterKSizes): Promise<Record<string, 
       p99 = Math.max(p99, result.p99 as number)
       max = Math.max(max, result.max as number)
     }
-    const rssGrowth = rss1.reduce((sum, r, i) => sum + (r - rss0[i]!), 0)
+    const sum = (xs: number[]) => xs.reduce((total, x) => total + x, 0)
+    const rssGrowth = sum(after.map((m, i) => m.rss - before[i]!.rss))
+    const heapGrowth = sum(after.map((m, i) => m.heap - before[i]!.heap))
     return {
       nodes: nodes.length,
       asked: sizes.streams,
@@ -309,8 +317,12 @@ export async function runClusterK(sizes: ClusterKSizes): Promise<Record<string, 
       p50,
       p99,
       max,
-      rssPerNodeMB: round(Math.max(...rss1) / MB, 1),
+      rssPerNodeMB: round(Math.max(...after.map((m) => m.rss)) / MB, 1),
+      // RSS growth understates when the start-up's freed pages are reused; the total RSS over
+      // the streams (node base included) bounds it from above, the heap growth from below.
       kibPerStream: round(rssGrowth / streams / 1024, 2),
+      heapKibPerStream: round(heapGrowth / streams / 1024, 2),
+      totalRssKibPerStream: round(sum(after.map((m) => m.rss)) / streams / 1024, 2),
     }
   } finally {
     await Promise.all(loaders.map((l) => l.stop(2000)))

@@ -3,6 +3,7 @@
  * writes on one node reach streams on the others, revisions and event ids
  * agree everywhere, a late node catches up from the snapshot plus the stream.
  */
+import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { applyMergePatch } from '../../src/client/merge-patch.js'
 import { type RedisServer, startRedis } from '../support/redis.js'
@@ -121,6 +122,31 @@ describe('a cluster of nodes on one Redis', () => {
     expect(late.cluster.joined!.rev).toBeLessThan(a.keelson.tree.rev)
     expect(late.keelson.tree.rev).toBe(a.keelson.tree.rev)
     expect(await read(late.url)).toEqual(await read(a.url))
+  })
+
+  it('an entry no replica can apply (junk in the log) is skipped alike on every node', async () => {
+    key++
+    const [a, b] = [await node(), await node()]
+    const direct = new Redis(redis.url)
+    try {
+      await direct.xadd(`k${key}:log`, '*', 'op', '{"kind":"merge","path":["__proto__"],"value":1}')
+      await direct.xadd(`k${key}:log`, '*', 'op', 'not json', 'from', 'nobody:1')
+      await direct.xadd(`k${key}:log`, '*', 'nothing', 'here')
+    } finally {
+      direct.disconnect()
+    }
+    const res = await patch(a.url, 'vessels/self/after', { ok: true })
+    expect(res.status).toBe(200)
+    await until(() => b.cluster.position === a.cluster.position)
+    expect(b.keelson.tree.rev).toBe(a.keelson.tree.rev)
+    expect(await read(b.url)).toEqual(await read(a.url))
+    expect(({} as Record<string, unknown>).value).toBeUndefined()
+  })
+
+  it('a Redis URL that is not one is refused with a clear message', async () => {
+    for (const url of ['localhost:6379', 'http://localhost', 'redis://']) {
+      await expect(startNode(url)).rejects.toThrow(/--redis/)
+    }
   })
 
   it('a write refused by the replica that applies it is refused to its writer, and changes nothing anywhere', async () => {

@@ -163,6 +163,7 @@ export class Cluster implements Sequencer {
    * {@link attach} it.
    */
   static async open(options: ClusterOptions): Promise<Cluster> {
+    checkUrl(options.url)
     const log = options.log ?? pino({ level: 'silent' })
     const common: RedisOptions = {
       lazyConnect: true,
@@ -549,6 +550,20 @@ export class Cluster implements Sequencer {
       await this.cmd.eval(TRIM, 2, this.stateKey, this.logKey, tree.epoch, oldest)
     }
   }
+}
+
+/** Throws a clear message for a Redis URL ioredis would misread (a bare word is taken for a host). */
+function checkUrl(url: string): void {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new Error(`--redis wants a URL such as redis://host:6379 (got ${JSON.stringify(url)})`)
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new Error(`--redis wants a redis:// or rediss:// URL (got ${parsed.protocol})`)
+  }
+  if (parsed.hostname === '') throw new Error('--redis URL names no host')
 }
 
 /** The cluster's state held in Redis, or undefined when it holds none. */
