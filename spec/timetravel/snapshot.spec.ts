@@ -128,6 +128,19 @@ describe('GET /signalk/v1/api/snapshot/<path>?time=', () => {
     expect((await res.json()).code).toBe('KEELSON_ERR_BAD_TIME')
   })
 
+  it.each([
+    ['a forbidden key', '/vessels/__proto__/x', 'KEELSON_ERR_FORBIDDEN_KEY'],
+    ['an empty segment', '/vessels//x', 'KEELSON_ERR_BAD_PATH'],
+    ['a path past the depth limit', '/a'.repeat(65), 'KEELSON_ERR_TOO_DEEP'],
+    ['bad percent-encoding', '/vessels/%E0%A4%A', 'KEELSON_ERR_BAD_PATH'],
+  ])('answers 400 for %s in the path, as a GET does', async (_name, path, code) => {
+    const server = await recording()
+    const at = new Date().toISOString()
+    const res = await fetch(`${server.url}/signalk/v1/api/snapshot${path}?time=${at}`)
+    expect(res.status).toBe(400)
+    expect((await res.json()).code).toBe(code)
+  })
+
   it('answers 400 for a time given twice and for a time in the future', async () => {
     const server = await recording()
     const now = new Date().toISOString()
