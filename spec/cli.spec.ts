@@ -96,13 +96,11 @@ describe('the keelson command', () => {
   )
 
   it(
-    'refuses --data-dir and --redis, which are not built yet',
+    'refuses --data-dir with --redis: in a cluster Redis is the log',
     async () => {
-      for (const flag of ['--data-dir', '--redis']) {
-        const { code, stderr } = await keelson(flag, 'x', '--port', '0')
-        expect(code).toBe(2)
-        expect(stderr).toContain(`keelson: ${flag} is not available in this version yet`)
-      }
+      const { code, stderr } = await keelson('--data-dir', 'x', '--redis', 'redis://127.0.0.1:1')
+      expect(code).toBe(2)
+      expect(stderr).toMatch(/^keelson: --redis and --data-dir cannot be combined/)
     },
     START_TIMEOUT_MS,
   )
