@@ -11,7 +11,8 @@
  *   `/signalk/v2/features`. `GET /plugins/<id>` answers such a plugin as
  *   signalk-server answers a disabled one, and 404 for any other id, as
  *   signalk-server answers a plugin that is not installed. With security,
- *   these need an admin, as in signalk-server.
+ *   these need an admin, as in signalk-server: a 401 here tells Freeboard-SK
+ *   that nobody is logged in.
  * - `GET /signalk/v2/features[?enabled=true|1|false|0]`:
  *   `{"apis":[...],"plugins":[...]}` as `app.getFeatures` builds it.
  * - `GET /signalk/v1/unitpreferences/active`: Signal K's default preset.
@@ -129,9 +130,9 @@ export function serverApisRouter(options: ServerApisOptions): Router {
   const admin = async (req: Request): Promise<void> => {
     if (!options.secured) return
     const who = await options.principalOf(req)
+    // Not for a writer without a login (no users yet): apps read 200 here as "logged in"
+    // (Freeboard-SK then saves to its user's application data, which needs a login).
     if (who.type === 'admin') return
-    // With no users at all nobody has a type: the writers SPEC §8 allows count as admins.
-    if (who.type === undefined && who.writeRefusal === undefined) return
     throw who.name === undefined
       ? new KeelsonError(Errors.UNAUTHORIZED, 'Log in as an admin to see the plugins')
       : new KeelsonError(Errors.FORBIDDEN, 'Only an admin sees the plugins')
