@@ -752,9 +752,17 @@ describe('resources API: the tree and its streams', () => {
     let s = await start({ dataDir })
     const kept = (await post('waypoints', waypoint(1, 1, 'kept'))).body.id
     const gone = (await post('waypoints', waypoint(2, 2, 'gone'))).body.id
+    const saved = (await call('GET', `${API}/waypoints/${kept}`)).body.timestamp
     await s.close()
     await rm(join(dir, 'resources', 'waypoints', gone))
     s = await start({ dataDir })
+    // The journal's tree already holds the kept one: its copy and timestamp stay as they were.
+    const timestamp = s.keelson.tree.get({
+      segments: ['vessels', s.keelson.tree.selfKey, 'resources', 'waypoints', kept, 'timestamp'],
+      starAt: -1,
+    })
+    expect(timestamp).toBe(saved)
+    expect((await call('GET', `${API}/waypoints/${kept}`)).body.timestamp).toBe(saved)
     const copies = s.keelson.tree.get({
       segments: ['vessels', s.keelson.tree.selfKey, 'resources', 'waypoints'],
       starAt: -1,

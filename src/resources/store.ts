@@ -399,10 +399,15 @@ export class ResourceStore {
         if (this.totalBytes + bytes > this.options.maxResourceBytes) {
           throw new Error('maxResourceBytes reached')
         }
-        const entry: Entry = { value, timestamp: file.mtime.toISOString(), bytes }
+        const held = this.copy.holds(type, file.id, value)
+        const entry: Entry = {
+          value,
+          timestamp: held?.timestamp ?? file.mtime.toISOString(),
+          bytes,
+        }
         entries.set(file.id, entry)
         this.totalBytes += bytes
-        loaded.push({ id: file.id, ...entry })
+        if (held === undefined) loaded.push({ id: file.id, ...entry })
       } catch (err) {
         log?.warn({ err, type, id: file.id }, 'a resource file is not a valid resource; left out')
       }

@@ -13,7 +13,7 @@
  * @see https://github.com/SignalK/signalk-server/blob/master/src/api/resources/index.ts (buildDeltaMsg)
  */
 import type { Logger } from 'pino'
-import { isObject, type Json, type JsonObject } from '../core/json.js'
+import { deepEqual, isObject, type Json, type JsonObject } from '../core/json.js'
 import type { TreePath } from '../core/path.js'
 import type { StateTree } from '../core/state-tree.js'
 import { readThrough, type View } from '../core/view.js'
@@ -84,6 +84,18 @@ export class TreeCopy {
     } catch (err) {
       this.log?.error({ err, type, id }, 'the tree copy of a resource could not be put back')
     }
+  }
+
+  /**
+   * The copy the tree holds of a resource, when it is this store's (its
+   * `$source`) and holds `value`: a tree restored from the journal already
+   * holds what the files hold, and its timestamp is kept.
+   */
+  holds(type: string, id: string, value: JsonObject): Copy | undefined {
+    const leaf = this.tree.get(this.path(type, id))
+    if (!isObject(leaf) || leaf.$source !== RESOURCE_SOURCE) return undefined
+    if (typeof leaf.timestamp !== 'string' || !deepEqual(leaf.value, value)) return undefined
+    return { value, timestamp: leaf.timestamp }
   }
 
   /** Writes the copies of resources read at start-up, one delta for a type. */
