@@ -161,6 +161,22 @@ for (const o of outcomes) {
   lines.push(`Requests: ${o.requests.filter((r) => !/\.\w+$/.test(r)).join(', ')}`, '')
   lines.push(`Screenshots: ${o.shots.join(', ')}`, '')
 }
+// What is left, by whose part of issue 14 it falls in: the first thing the lead reads.
+const byArea = new Map<string, Set<string>>()
+for (const o of outcomes) {
+  for (const f of o.failures.filter(isFailure)) {
+    const key =
+      f.kind === 'http' ? f.text.replace(/\?\S*/, '') : `${f.kind}: ${f.text.slice(0, 160)}`
+    byArea.set(areaOf(f), (byArea.get(areaOf(f)) ?? new Set()).add(key))
+  }
+  for (const p of o.problems) {
+    byArea.set('checks', (byArea.get('checks') ?? new Set()).add(`${o.name}: ${p.slice(0, 200)}`))
+  }
+}
+const summary = ['## Summary by area', '']
+if (byArea.size === 0) summary.push('Nothing counts against keelson.')
+for (const [area, items] of byArea) summary.push(`- ${area}:`, ...[...items].map((i) => `  - ${i}`))
+lines.splice(4, 0, ...summary, '')
 writeFileSync(values.out as string, `${lines.join('\n')}\n`)
 console.log(lines.join('\n'))
 process.exit(counted === 0 ? 0 : 1)

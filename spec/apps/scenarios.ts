@@ -244,8 +244,8 @@ const KIP_CONFIG = /\/signalk\/v1\/applicationData\/user\/kip\/(\d+)\/default$/
 
 /**
  * KIP on a server with a user: Settings → Connectivity → "Login to server",
- * the credentials of {@link SKIPPER}, Sign in; KIP then offers to create the
- * user's shared configuration `default`: Create. The configuration must then
+ * the credentials of {@link SKIPPER}, Sign in; KIP then saves the user's
+ * shared configuration (offering to create `default`: Create). It must then
  * be on the server (read back over REST with the user's token) and KIP must
  * load it after a reload, logged in.
  */
@@ -282,14 +282,21 @@ export async function kipLogin(
       await page.getByText('Connected, Logged In').waitFor({ timeout: 45_000 })
       run.note('KIP shows "Connected, Logged In"')
     })) &&
-    (await step(run, 'create the shared configuration', async () => {
+    (await step(run, 'save the shared configuration', async () => {
+      // A new user: KIP offers to create the configuration `default` (Create), or saves it by
+      // itself when its first POST to the version directory was taken; either way until a POST
+      // succeeds.
       const create = page.locator(TOAST).getByRole('button', { name: 'Create' })
-      await create.click({ timeout: 45_000 })
-      await page.waitForResponse(
-        (res) => res.request().method() === 'POST' && res.url().includes('/applicationData/'),
-      )
+      const end = Date.now() + 45_000
+      while (saved === undefined && Date.now() < end) {
+        if (await create.isVisible().catch(() => false)) {
+          run.note('KIP offered to create the configuration: Create')
+          await create.click().catch(() => undefined)
+        }
+        await watchToasts(run.watched, 500)
+      }
+      if (saved === undefined) throw new Error('no POST of the configuration succeeded in 45 s')
       await watchToasts(run.watched, 2000)
-      if (saved === undefined) throw new Error('no POST of the configuration succeeded')
     }))
   run.watched.phase = undefined
   if (ok && saved !== undefined) {
