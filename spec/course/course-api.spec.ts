@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createApp } from '../../src/app.js'
 import type { Json, JsonObject } from '../../src/core/json.js'
 import { parseDotPath } from '../../src/core/path.js'
 import { distance } from '../../src/course/geodesy.js'
@@ -596,6 +597,28 @@ describe('the course API (signalk-server v2 course API)', () => {
             distance(HOME, state.nextPoint.position),
         ) < 1e-6,
     )
+  })
+
+  it('stops calculating when the app is closed', async () => {
+    const app = createApp({ coursePeriodMs: PERIOD_MS })
+    applyDelta(app.tree, {
+      updates: [{ $source: 'gps.GP', values: [{ path: 'navigation.position', value: HOME }] }],
+    })
+    await app.course.setDestination({ position: NORTH })
+    const calculated = () =>
+      (
+        app.tree.get(
+          parseDotPath('vessels.self.navigation.course.calcValues.distance', app.tree.selfKey),
+        ) as JsonObject | undefined
+      )?.value
+    await until(() => calculated() !== undefined)
+    const rev = app.tree.rev
+    await until(() => app.tree.rev > rev + 1)
+    app.close()
+    const closed = app.tree.rev
+    await new Promise((resolve) => setTimeout(resolve, PERIOD_MS * 5))
+    expect(app.tree.rev).toBe(closed)
+    await expect(app.course.clear()).rejects.toMatchObject({ code: 'KEELSON_ERR_UNAVAILABLE' })
   })
 
   it('sends the course and its values to a Signal K WebSocket subscriber, as Freeboard-SK reads them', async () => {
