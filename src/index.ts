@@ -12,5 +12,6 @@ export { parseDotPath, parseUrlPath, pathOf, readPath, type TreePath } from './c
 export { scopeEffect } from './core/scope.js'
 export { type Change, StateTree, type StateTreeOptions } from './core/state-tree.js'
 export { DEFAULTS, type KeelsonOptions } from './options.js'
+export { parseHref, type ResourceRef, ResourceStore } from './resources/store.js'
 export { applyDelta, type Delta } from './signalk/delta.js'
 export { VERSION } from './version.js'
