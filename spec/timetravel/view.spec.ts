@@ -77,6 +77,14 @@ describe('time travel through the reader’s view (SPEC §8)', () => {
     expect(hidden.status).toBe(403)
     const anonymous = await snapshot(server.url, '/vessels/self', moments.at(-1)!.time)
     expect(anonymous.status).toBe(401)
+    // Nothing about the history (where it starts) is told before who asks is known.
+    const early = new Date(start - 86_400_000).toISOString()
+    const early401 = await snapshot(server.url, '/vessels/self', early)
+    expect(early401.status).toBe(401)
+    const ws = await WsPeer.connect(
+      `${server.url.replace('http', 'ws')}/signalk/v1/playback?startTime=${early}`,
+    )
+    expect(ws.refused && ws.status).toBe(401)
   })
 
   it('plays back over SSE only what the reader may read, its fold equal to its snapshots', async () => {

@@ -20,7 +20,7 @@ import { readPath, type TreePath } from '../core/path.js'
 import { scopeEffect } from '../core/scope.js'
 import type { StateTree } from '../core/state-tree.js'
 import type { View } from '../core/view.js'
-import type { PastChange } from '../journal/time-travel.js'
+import type { PastChange, PastState } from '../journal/time-travel.js'
 import type { Principal } from '../security/principal.js'
 import { Playback, type PlaybackStart, prunedRoot } from '../stream/playback.js'
 import type { SseTransport } from './sse.js'
@@ -63,7 +63,7 @@ export class SsePlayback {
     const release = this.gate.acquire()
     const socket = req.socket
     socket.once('close', release)
-    let past: Awaited<ReturnType<TimeTravelGate['stateAt']>>
+    let past: PastState
     try {
       past = await this.gate.stateAt(journal, startTime)
     } catch (err) {

@@ -104,10 +104,11 @@ export class SignalKPlayback {
       if (!(err instanceof KeelsonError)) this.streams.log.error({ err }, 'playback upgrade failed')
       abortUpgrade(socket, err instanceof KeelsonError ? err : new KeelsonError(Errors.INTERNAL))
     }
+    // Who asks first: nothing about the history is told to a client that may not read it.
+    const open = async (who: Principal): Promise<void> =>
+      this.open(req, socket, head, who, this.parse(query))
     try {
-      const asked = this.parse(query)
       const principal = this.options.principalOf(req)
-      const open = (who: Principal): Promise<void> => this.open(req, socket, head, who, asked)
       if (principal instanceof Promise) principal.then(open).catch(refuse)
       else open(principal).catch(refuse)
     } catch (err) {
