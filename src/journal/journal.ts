@@ -682,7 +682,9 @@ function scanFrom(
       )
     }
     const last = i === segments.length - 1
-    const scan = scanSegment(dir, seg, last, from.rev)
+    // In the checkpoint's own segment, from the record after it: what precedes is in the checkpoint.
+    const at = i === first && seg === from.seg ? { offset: from.off, rev: from.rev + 1 } : undefined
+    const scan = scanSegment(dir, seg, last, from.rev, at)
     for (const record of scan.records) records.push(record)
     lastRev = Math.max(lastRev, scan.lastRev)
     if (scan.torn) torn = { file: scan.file, offset: scan.end, size: scan.size }

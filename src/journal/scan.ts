@@ -73,19 +73,26 @@ export interface SegmentScan {
 }
 
 /**
- * Reads and checks every record of segment `first` in `dir`. `last`: the
- * newest segment, where a torn tail is allowed. Keeps the records after
- * `afterRev` (all when undefined; none when `afterRev` is Infinity).
- * Throws {@link JournalDamage}.
+ * Reads and checks every record of segment `first` in `dir` (from `from`,
+ * the offset of revision `from.rev`, when given: a start does not parse
+ * what its checkpoint already holds). `last`: the newest segment, where a
+ * torn tail is allowed. Keeps the records after `afterRev` (all when
+ * undefined; none when `afterRev` is Infinity). Throws {@link JournalDamage}.
  */
-export function scanSegment(dir: string, first: number, last: boolean, afterRev = -1): SegmentScan {
+export function scanSegment(
+  dir: string,
+  first: number,
+  last: boolean,
+  afterRev = -1,
+  from?: { readonly offset: number; readonly rev: number },
+): SegmentScan {
   const name = segmentName(first)
   const file = join(dir, name)
   const bytes = readFileSync(file)
   const records: JournalRecord[] = []
-  let expected = first
+  let expected = from?.rev ?? first
   let lastTime: number | undefined
-  let offset = 0
+  let offset = from?.offset ?? 0
   while (offset < bytes.length) {
     const frame = readFrame(bytes, offset)
     if (frame.kind === 'record') {
