@@ -392,6 +392,8 @@ const FLAGS = [
   ['--nmea-tcp', 'KEELSON_NMEA_TCP', 'nmeaTcp'],
   ['--log-level', 'LOG_LEVEL', 'logLevel'],
   ['--data-dir', 'KEELSON_DATA_DIR', 'dataDir'],
+  ['--journal', 'KEELSON_JOURNAL', 'journal'],
+  ['--retention', 'KEELSON_RETENTION', 'retentionMs'],
   ['--redis', 'KEELSON_REDIS', 'redis'],
   ['--help', undefined, undefined],
   ['--version', undefined, undefined],
