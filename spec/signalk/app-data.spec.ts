@@ -218,6 +218,23 @@ describe('application data', () => {
     expect(({} as any).polluted).toBeUndefined()
   })
 
+  it('refuses a patch that would copy without bound, or holds too many operations', async () => {
+    running = await startServer()
+    await call('POST', '/global/kip/1.0.0', { a: 'x'.repeat(1000) })
+    // Each copy of the root doubles the document: 40 of them would need a terabyte.
+    const doubling = Array.from({ length: 40 }, (_, i) => ({
+      op: 'copy',
+      from: '',
+      path: `/c${i}`,
+    }))
+    const res = await call('POST', '/global/kip/1.0.0', doubling)
+    expect(res.status).toBe(413)
+    expect(((await res.json()) as any).detail).toContain('copy')
+    const many = Array.from({ length: 10_001 }, () => ({ op: 'test', path: '/a', value: 'y' }))
+    expect((await call('POST', '/global/kip/1.0.0', many)).status).toBe(413)
+    expect((await json('/global/kip/1.0.0')).body).toEqual({ a: 'x'.repeat(1000) })
+  })
+
   it('refuses raw ".." segments that a browser would have resolved away', async () => {
     const persistDir = await tempDir()
     running = await startServer({ persistDir })

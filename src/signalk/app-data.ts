@@ -216,6 +216,8 @@ export function appDataRouter(
   options: AppDataRouteOptions,
 ): Router {
   const router = express.Router()
+  // A patch may copy no more than a document may hold.
+  const copyBound = { maxCopyBytes: options.maxBodyBytes }
   const body = (req: IncomingMessage, types: string[]) =>
     readJsonBody(req, {
       types,
@@ -273,17 +275,17 @@ export function appDataRouter(
       await store.update(owner, at.appid, version, (document) => {
         if (at.keys.length > 0) return setAt(document, at.keys, input)
         // As signalk-server: an array posted to the document is a JSON Patch, anything else replaces it.
-        return Array.isArray(input) ? applyJsonPatch(document, input) : input
+        return Array.isArray(input) ? applyJsonPatch(document, input, copyBound) : input
       })
     } else {
       const input = await body(req, PATCH_TYPES)
       await store.update(owner, at.appid, version, (document) => {
-        if (at.keys.length === 0) return applyJsonPatch(document, input)
+        if (at.keys.length === 0) return applyJsonPatch(document, input, copyBound)
         const target = getAt(document, at.keys)
         if (target === undefined) {
           throw new KeelsonError(Errors.PATH_NOT_FOUND, `Nothing is stored at ${req.path}`)
         }
-        return setAt(document, at.keys, applyJsonPatch(target, input))
+        return setAt(document, at.keys, applyJsonPatch(target, input, copyBound))
       })
     }
     res.json('ApplicationData saved')

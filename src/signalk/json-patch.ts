@@ -20,16 +20,43 @@ const OPS: ReadonlySet<string> = new Set(['add', 'remove', 'replace', 'move', 'c
 /** An array index in a pointer: no leading zeros, no sign (RFC 6901 §4). */
 const INDEX = /^(?:0|[1-9][0-9]{0,8})$/
 
+/** Operations one patch may hold. */
+export const MAX_PATCH_OPERATIONS = 10_000
+
+/** Options of {@link applyJsonPatch}. */
+export interface JsonPatchOptions {
+  /**
+   * Bytes (as JSON) that `copy` operations may duplicate in one patch: each
+   * `copy` of the whole document would double it, so a few dozen would
+   * fill any memory. Default 1 MiB.
+   */
+  maxCopyBytes?: number
+}
+
 /**
  * Applies `operations` (a JSON Patch document: an array of operation
  * objects) to `document` and returns the result; `document` itself is never
  * changed. Throws `BAD_JSON_PATCH` (400) for a malformed operation or one
- * that cannot apply, `PATCH_TEST_FAILED` (409) when a `test` fails.
+ * that cannot apply, `PATCH_TEST_FAILED` (409) when a `test` fails, and
+ * `TOO_LARGE` (413) past {@link MAX_PATCH_OPERATIONS} or
+ * {@link JsonPatchOptions.maxCopyBytes}.
  */
-export function applyJsonPatch(document: Json, operations: Json): Json {
+export function applyJsonPatch(
+  document: Json,
+  operations: Json,
+  options: JsonPatchOptions = {},
+): Json {
   if (!Array.isArray(operations)) {
     throw bad('A JSON Patch is an array of operations')
   }
+  if (operations.length > MAX_PATCH_OPERATIONS) {
+    throw new KeelsonError(
+      Errors.TOO_LARGE,
+      `A JSON Patch holds at most ${MAX_PATCH_OPERATIONS} operations`,
+    )
+  }
+  const maxCopyBytes = options.maxCopyBytes ?? 1024 * 1024
+  let copied = 0
   let root = structuredClone(document)
   for (let i = 0; i < operations.length; i++) {
     const operation = operations[i]!
@@ -63,7 +90,16 @@ export function applyJsonPatch(document: Json, operations: Json): Json {
       }
       case 'copy': {
         const from = pointer(operation.from, i, 'from')
-        root = add(root, at, structuredClone(get(root, from, i)), i)
+        const value = get(root, from, i)
+        // Counted before it is copied: the copies of one patch together stay within the bound.
+        copied += Buffer.byteLength(JSON.stringify(value))
+        if (copied > maxCopyBytes) {
+          throw new KeelsonError(
+            Errors.TOO_LARGE,
+            `The "copy" operations of this patch would duplicate more than ${maxCopyBytes} bytes`,
+          )
+        }
+        root = add(root, at, structuredClone(value), i)
         break
       }
       case 'test':
