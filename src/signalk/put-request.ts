@@ -112,7 +112,7 @@ export class PutRequests {
       if (who.mayPut !== undefined && !who.mayPut(keys)) {
         throw new KeelsonError(Errors.FORBIDDEN, `You may not PUT ${dotted(input)}`)
       }
-      // Checked here for the path and the value whole; the port checks the delta again as it derives it.
+      // The port checks the delta as it checks every delta (keys, depth, values); the ACL was `put` above.
       await this.port.submit({ kind: 'delta', delta: stampDelta(delta) })
       reply = { requestId, state: 'COMPLETED', statusCode: 200 }
     } catch (err) {
