@@ -7,7 +7,7 @@
  * replies and the toasts they show.
  */
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -44,25 +44,57 @@ function installedVersion(modules: string, name: string): string | undefined {
  */
 export async function installApps(dir = APPS_DIR): Promise<Installed> {
   const modules = join(dir, 'node_modules')
-  const missing = Object.entries(APPS).filter(([name, v]) => installedVersion(modules, name) !== v)
-  if (missing.length === 0) return { modules }
+  const present = () =>
+    Object.entries(APPS).every(([name, v]) => installedVersion(modules, name) === v)
+  if (present()) return { modules }
   mkdirSync(dir, { recursive: true })
-  const manifest = join(dir, 'package.json')
-  if (!existsSync(manifest)) writeFileSync(manifest, '{"name":"keelson-apps","private":true}\n')
-  const specs = Object.entries(APPS).map(([name, v]) => `${name}@${v}`)
-  const args = ['install', '--no-save', '--no-audit', '--no-fund', '--ignore-scripts', ...specs]
-  return new Promise((resolve) => {
-    execFile('npm', args, { cwd: dir, timeout: INSTALL_TIMEOUT_MS }, (err, _out, stderr) => {
-      if (err) {
-        const last = stderr.trim().split('\n').slice(-3).join(' ')
-        resolve({
-          skip: `npm install ${specs.join(' ')} failed (${err.message.split('\n')[0]}): ${last}`,
-        })
-      } else {
-        resolve({ modules })
-      }
+  // Both app specs start at once: one installs, the other waits for it (a lock older than an
+  // install may take was left by a killed run and is taken over).
+  const lock = join(dir, '.installing')
+  const end = Date.now() + INSTALL_TIMEOUT_MS
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' })
+      break
+    } catch {
+      const stale = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0)
+      if (stale > INSTALL_TIMEOUT_MS) rmSync(lock, { force: true })
+      else if (Date.now() > end) return { skip: `another process has been installing into ${dir}` }
+      else await new Promise((wake) => setTimeout(wake, 500))
+      if (present()) return { modules }
+    }
+  }
+  try {
+    if (present()) return { modules }
+    const manifest = join(dir, 'package.json')
+    if (!existsSync(manifest)) writeFileSync(manifest, '{"name":"keelson-apps","private":true}\n')
+    const specs = Object.entries(APPS).map(([name, v]) => `${name}@${v}`)
+    // Offline, npm would retry for minutes: one retry, 30 s per fetch.
+    const args = [
+      'install',
+      '--no-save',
+      '--no-audit',
+      '--no-fund',
+      '--ignore-scripts',
+      '--fetch-retries=1',
+      '--fetch-timeout=30000',
+      ...specs,
+    ]
+    return await new Promise((resolve) => {
+      execFile('npm', args, { cwd: dir, timeout: INSTALL_TIMEOUT_MS }, (err, _out, stderr) => {
+        if (err) {
+          const last = stderr.trim().split('\n').slice(-3).join(' ')
+          resolve({
+            skip: `npm install ${specs.join(' ')} failed (${err.message.split('\n')[0]}): ${last}`,
+          })
+        } else {
+          resolve({ modules })
+        }
+      })
     })
-  })
+  } finally {
+    rmSync(lock, { force: true })
+  }
 }
 
 /** The one user of the secured server, an admin (KIP saves its configuration as it). */
