@@ -50,5 +50,5 @@ describe.skipIf('skip' in installed)('KIP 4.8.5 served by keelson', () => {
     served = undefined
     expect(verdict(outcome)).toEqual({ problems: [], failures: [] })
     expect(outcome.notes.some((n) => n.startsWith('GET /signalk/v1/applicationData/'))).toBe(true)
-  }, 240_000)
+  }, 300_000)
 })

@@ -278,8 +278,13 @@ export async function kipLogin(
       await dialog.getByLabel('Password').fill(SKIPPER.password as string)
       await run.shot('credentials')
       run.watched.phase = 'first-login'
+      const login = page.waitForResponse((res) => res.url().endsWith('/signalk/v1/auth/login'))
       await dialog.getByRole('button', { name: 'Sign in' }).click()
-      await page.getByText('Connected, Logged In').waitFor({ timeout: 45_000 })
+      const res = await login
+      run.note(`POST /signalk/v1/auth/login → ${res.status()}`)
+      if (!res.ok()) throw new Error(`login refused: ${res.status()}`)
+      // KIP reloads itself logged in: on a loaded machine that takes a while.
+      await page.getByText('Connected, Logged In').waitFor({ timeout: 90_000 })
       run.note('KIP shows "Connected, Logged In"')
     })) &&
     (await step(run, 'save the shared configuration', async () => {
