@@ -332,7 +332,9 @@ for (const role of ROLES) {
       it(`PATCHes, PUTs and DELETEs courseOverGroundTrue: ${e.write === 'ok' ? 'accepted' : `${e.write}, nothing applied`}`, async () => {
         await write('PATCH', 'navigation/courseOverGroundTrue', { value: 2 }, e.write, 200)
         if (e.write === 'ok') expect(selfValue(server(), 'navigation.courseOverGroundTrue')).toBe(2)
-        await write('PUT', 'navigation/courseOverGroundTrue', { value: 2.5 }, e.write, 200)
+        // Not exactly {"value"}: the §3 subtree PUT, not a Signal K PUT request (SPEC §11).
+        const subtree = { value: 2.5, $source: 'acl.spec' }
+        await write('PUT', 'navigation/courseOverGroundTrue', subtree, e.write, 200)
         if (e.write === 'ok')
           expect(selfValue(server(), 'navigation.courseOverGroundTrue')).toBe(2.5)
         await write('DELETE', 'navigation/courseOverGroundTrue', undefined, e.write, 204)
