@@ -176,6 +176,29 @@ describe('SSE playback (GET <path>?startTime=&playbackRate= as an event stream)'
     expect(fold(resumed.messages, held)).toEqual(get)
   })
 
+  it('gives a client holding an id from before startTime one patch with what it missed, then the playback', async () => {
+    const server = await recording()
+    const writes = await recordVoyage(server.url, 4, 15)
+    const path = '/vessels/self/navigation'
+    const from = writes.find((w) => w.path.startsWith('navigation.'))!
+    const held = (await snapshot(server.url, path, from.time)).body
+    const at = writes.at(-2)!
+    const client = await play(server.url, path, at.time, 1000, { 'Last-Event-ID': from.id })
+    await client.until(
+      () => client.messages.some((e) => e.id === writes.at(-1)!.id) || client.messages.length > 1,
+    )
+    const first = client.messages[0]!
+    expect(first.data).not.toBe('null')
+    expect(first.id).toBe(
+      (await snapshot(server.url, '', at.time)).headers.get('x-keelson-event-id'),
+    )
+    expect(fold([first], held)).toEqual((await snapshot(server.url, path, at.time)).body)
+    const live = await writeLeaf(server.url, 'navigation.speedOverGround', 99)
+    await client.until(() => client.messages.some((e) => e.id === live.id))
+    const get = await (await fetch(`${server.url}/signalk/v1/api${path}`)).json()
+    expect(fold(client.messages, held)).toEqual(get)
+  })
+
   it('answers a resume it cannot honour with a reset, then the snapshot at startTime', async () => {
     const server = await recording()
     const start = Date.now()

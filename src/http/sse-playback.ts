@@ -7,7 +7,9 @@
  * usual `<epoch>.<revision>` ids throughout, so the invariant holds against
  * the snapshot API at each event's revision, and a client that reconnects
  * with `Last-Event-ID` resumes: the playback where it was, or the live
- * stream once it got there.
+ * stream once it got there; an id from before `startTime` gets one patch
+ * with what it missed up to then (when the resume history still holds it),
+ * then the playback.
  *
  * It is a connection of the SSE transport (./sse.ts) holding a
  * {@link Playback} subscription (src/stream/playback.ts) in place of the
@@ -15,7 +17,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parseEventId } from '../core/event-id.js'
-import type { Effect } from '../core/merge-patch.js'
+import { composeEffects, type Effect } from '../core/merge-patch.js'
 import { readPath, type TreePath } from '../core/path.js'
 import { scopeEffect } from '../core/scope.js'
 import type { StateTree } from '../core/state-tree.js'
@@ -81,6 +83,10 @@ export class SsePlayback {
     const base = path.starAt < 0 ? path.segments : path.segments.slice(0, path.starAt)
     const root = prunedRoot(past.root, base)
     const resumeAt = this.resumePoint(request.lastEventId, past.rev)
+    const missed =
+      resumeAt === undefined && request.lastEventId !== undefined
+        ? missedUpTo(this.tree, request.lastEventId, path, view, past.rev)
+        : undefined
     const start: PlaybackStart = {
       journal,
       startTime,
@@ -93,12 +99,16 @@ export class SsePlayback {
     this.sse.connect(req, res, principal, (connection) => {
       const playback = new SsePlaybackSubscription(connection, path, view, start, this.sse, request)
       connection.add(playback)
-      if (resumeAt === undefined) {
+      const id = this.sse.idOf(past.rev)
+      if (missed !== undefined) {
+        // One patch with all the client missed up to startTime (SPEC §4 resume); none, a keep-alive.
+        connection.sendEvent(id, missed === null ? undefined : JSON.stringify(missed.patch))
+      } else if (resumeAt === undefined) {
         // A resume that cannot be honoured: RFC 7396 `null` replaces what the client holds.
         if (request.lastEventId !== undefined) connection.sendText('data: null\n\n')
         const doc = readPath(root, path)
         const value = view.full ? doc : view.read(path, doc)
-        connection.sendEvent(this.sse.idOf(past.rev), JSON.stringify(value ?? null))
+        connection.sendEvent(id, JSON.stringify(value ?? null))
       }
       playback.play()
     })
@@ -115,6 +125,34 @@ export class SsePlayback {
     const rev = parseEventId(lastEventId, tree.epoch)
     return rev !== undefined && rev >= startRev && rev <= tree.rev ? rev : undefined
   }
+}
+
+/**
+ * What a client holding an id from before the playback's start revision
+ * `to` missed up to it, scoped to `path` as `view` sees it, from the tree's
+ * resume history: null when nothing touched the path, undefined when the
+ * history no longer reaches back to the id (the client gets a reset).
+ */
+function missedUpTo(
+  tree: StateTree,
+  lastEventId: string,
+  path: TreePath,
+  view: View,
+  to: number,
+): Effect | null | undefined {
+  const from = parseEventId(lastEventId, tree.epoch)
+  if (from === undefined || from > to) return undefined
+  const changes = tree.history.since(from, tree.rev)
+  if (changes === undefined) return undefined
+  let missed: Effect | undefined
+  for (const change of changes) {
+    if (change.rev > to) break
+    let scoped = scopeEffect(change.effect, path)
+    if (scoped !== undefined && !view.full) scoped = view.scope(path, scoped)
+    if (scoped !== undefined)
+      missed = missed === undefined ? scoped : composeEffects(missed, scoped)
+  }
+  return missed ?? null
 }
 
 /** The playback of one SSE stream: scoped patches, then the live stream. */
