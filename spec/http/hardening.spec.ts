@@ -44,6 +44,7 @@ function expectProblem(res: { status: number; headers: Record<string, unknown>; 
     status: res.status,
     detail: expect.any(String),
     code: expect.stringMatching(/^KEELSON_ERR_/),
+    message: problem.detail,
   })
   return problem as { code: string; detail: string }
 }

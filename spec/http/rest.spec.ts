@@ -58,6 +58,7 @@ describe('GET', () => {
       status: 404,
       detail: expect.any(String),
       code: 'KEELSON_ERR_PATH_NOT_FOUND',
+      message: expect.any(String),
     })
   })
 

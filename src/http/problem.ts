@@ -21,8 +21,11 @@ export interface Problem {
 
 /**
  * The problem details of `error`:
- * `{"type","title","status","detail","code"}` (RFC 9457 §3.1; `code` is an
- * extension member, the table's stable code).
+ * `{"type","title","status","detail","code","message"}` (RFC 9457 §3.1).
+ * `code` and `message` are extension members: `code` the table's stable
+ * code, `message` the detail again, where Signal K apps read an error's
+ * reason (signalk-server answers `{"statusCode","message"}`: Freeboard-SK's
+ * alerts and KIP's toasts show `message`, and are blank without it).
  */
 export function problemOf(error: KeelsonError): Problem {
   const { kind } = error
@@ -32,6 +35,7 @@ export function problemOf(error: KeelsonError): Problem {
     status: kind.status,
     detail: error.message,
     code: kind.code,
+    message: error.message,
   })
   return { status: kind.status, body }
 }
