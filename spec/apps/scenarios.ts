@@ -189,6 +189,9 @@ async function end(run: Run): Promise<Outcome> {
   return run.outcome
 }
 
+/** Terminal colours in Playwright's call log. */
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[\\d+m`, 'g')
+
 /** Runs `step`; a step that throws (a timeout) is a problem of the scenario, with a screenshot. */
 async function step(run: Run, label: string, body: () => Promise<void>): Promise<boolean> {
   try {
@@ -197,12 +200,7 @@ async function step(run: Run, label: string, body: () => Promise<void>): Promise
   } catch (err) {
     // Playwright's first line and, for a timeout, what it was waiting for.
     const lines = (err as Error).message.split('\n').filter((l) => l.trim() !== '')
-    run.problem(
-      `${label}: ${lines
-        .slice(0, 3)
-        .join(' ')
-        .replace(/\x1b\[\d+m/g, '')}`,
-    )
+    run.problem(`${label}: ${lines.slice(0, 3).join(' ').replace(ANSI_COLOUR, '')}`)
     await run.shot(`failed-${label.replace(/\W+/g, '-')}`)
     return false
   }
@@ -341,6 +339,7 @@ interface Course {
 }
 
 async function readCourse(page: Page): Promise<Course | undefined> {
+  // biome-ignore lint/performance/useDomNodeTextContent: the rendered text, the panel's label, figure and unit on lines of their own
   const text = await page.locator('body').innerText()
   const bearing = /BRG\s+(-?[\d.]+)/.exec(text)?.[1]
   const distance = /DTG\s+(-?[\d.]+)\s*([a-zA-Z]+)/.exec(text)
@@ -402,7 +401,10 @@ export async function freeboardWaypoint(browser: Browser, served: Served): Promi
   if (ok) {
     await step(run, 'bearing and distance update', async () => {
       const first = await page
-        .waitForFunction(() => /BRG\s+-?[\d.]+[\s\S]*DTG\s+-?[\d.]+/.test(document.body.innerText))
+        .waitForFunction(() =>
+          // biome-ignore lint/performance/useDomNodeTextContent: the rendered text, as readCourse reads it
+          /BRG\s+-?[\d.]+[\s\S]*DTG\s+-?[\d.]+/.test(document.body.innerText),
+        )
         .then(() => readCourse(page))
       run.note(`course panel: BRG ${first?.bearing}, DTG ${first?.distance}`)
       await run.shot('go-to')
