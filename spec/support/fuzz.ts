@@ -638,6 +638,17 @@ export async function runRestCase(target: FuzzTarget, c: RestCase): Promise<numb
       fail(`${c.method} ${c.path} removed it but GET answers ${got.status}`, got.text)
     return res.status
   }
+  const request = putRequestOf(c, body)
+  if (request !== undefined) {
+    // A Signal K PUT request (SPEC §11) sets the leaf's value (or, at meta, metadata) by delta.
+    const put = (body as { value: unknown }).value
+    const read = got.status === 200 ? (JSON.parse(got.text) as any) : undefined
+    const actual = request === 'value' ? read?.value : read
+    const ok = put === null ? actual === undefined : reflects(actual, put)
+    if (!ok)
+      fail(`PUT request ${c.path} accepted but GET does not reflect it`, { body, got: got.text })
+    return res.status
+  }
   // A 204 to a write that left something means the writer may not read the result: the admin can.
   if (got.status === 404 && c.method === 'PATCH' && reflects(undefined, body)) return res.status
   if (got.status !== 200)
@@ -646,6 +657,33 @@ export async function runRestCase(target: FuzzTarget, c: RestCase): Promise<numb
   const ok = c.method === 'PUT' ? isDeepStrictEqual(value, body) : reflects(value, body)
   if (!ok) fail(`${c.method} ${c.path} accepted but GET does not reflect it`, { body, value })
   return res.status
+}
+
+/**
+ * How a REST case reads back when it is a Signal K PUT request (SPEC §11: a
+ * PUT of exactly `{"value"}`, optionally `"source"`, below `vessels/<id>/`):
+ * `value` when it set the leaf's value, `meta` when it set metadata at
+ * `<path>.meta[.<name>]`; undefined for any other write.
+ */
+function putRequestOf(c: RestCase, body: any): 'value' | 'meta' | undefined {
+  if (c.method !== 'PUT' || typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return undefined
+  }
+  const keys = Object.keys(body)
+  if (!keys.includes('value') || keys.some((k) => k !== 'value' && k !== 'source')) return undefined
+  const segments = c.path
+    .replace(/\?.*$/, '')
+    .replace(/^\/signalk\/v1\/api\/?/, '')
+    .replace(/\/$/, '')
+    .split('/')
+    .map((part) => decodeURIComponent(part))
+  if (segments.length < 3 || segments[0] !== 'vessels') return undefined
+  const last = segments.length - 1
+  // As src/signalk/put-request.ts: `meta` below the context's first key, or `meta.<name>` below its second.
+  if ((segments[last] === 'meta' && last > 2) || (segments[last - 1] === 'meta' && last > 3)) {
+    return 'meta'
+  }
+  return 'value'
 }
 
 /** Sends one WebSocket message and checks it; returns an outcome label. */
