@@ -1,7 +1,8 @@
 /**
  * The stream contract of SPEC §4, written once against
  * {@link StreamTransportAdapter} and run against every stream transport
- * (SSE, the fleet telemetry stream over SSE and WebSocket; SSE playback later), as hono
+ * (SSE, the fleet telemetry stream over SSE and WebSocket, SSE playback in
+ * spec/timetravel/sse-playback.contract.spec.ts), as hono
  * runs one router suite against every router. Every test drives a real
  * server on port 0 through a real client; the adapter hides the wire format.
  *
