@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { applyMergePatch } from '../../src/client/merge-patch.js'
-import { CLI_TIMEOUT_MS, cleanEnv } from '../support/keelson-cli.js'
+import { CLI_TIMEOUT_MS, cleanEnv, runKeelson } from '../support/keelson-cli.js'
 import { type RedisServer, startRedis } from '../support/redis.js'
 import { SseClient } from '../support/sse-client.js'
 import { patch, read, until } from './support.js'
@@ -49,6 +49,23 @@ async function cliNode(): Promise<{ url: string; child: ChildProcess }> {
 }
 
 describe('keelson --redis processes', () => {
+  it(
+    'refuses a --redis that is not a Redis URL, and --redis with --data-dir, with exit status 2',
+    async () => {
+      const bad = await runKeelson(['--port', '0', '--redis', 'localhost:6379'], {
+        env: { KEELSON_STATE_DIR: stateDir },
+      })
+      expect(bad.code).toBe(2)
+      expect(bad.stderr).toMatch(/--redis wants a redis:\/\/ or rediss:\/\/ URL/)
+      const both = await runKeelson(['--redis', redis.url, '--data-dir', join(stateDir, 'data')], {
+        env: { KEELSON_STATE_DIR: stateDir },
+      })
+      expect(both.code).toBe(2)
+      expect(both.stderr).toMatch(/--redis and --data-dir cannot be combined/)
+    },
+    2 * CLI_TIMEOUT_MS,
+  )
+
   it(
     'a client on B killed with SIGKILL resumes on A with its last id and ends exact',
     async () => {
