@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { parseUrlPath } from '../../src/core/path.js'
 import { Client, type Running, start } from './support.js'
 
 const SELF = 'vessels.urn:mrn:imo:mmsi:230099999'
@@ -153,6 +154,33 @@ describe('Signal K subscriptions', () => {
     expect(Client.values(await client.drain()).map((v) => v.value)).toEqual([3])
     vi.advanceTimersByTime(500)
     expect(Client.values(await client.drain()).map((v) => v.value)).toEqual([3])
+  })
+
+  it('sends a removal at the next period with policy fixed, once', async () => {
+    fakeTime()
+    running = await start()
+    running.write('navigation.speedOverGround', 1)
+    running.write('navigation.headingTrue', 2)
+    const client = await open()
+    client.send({
+      context: 'vessels.self',
+      subscribe: [{ path: 'navigation.*', policy: 'fixed', period: 500 }],
+    })
+    await client.drain()
+    // A branch deleted whole (as the resources API does): gone from the current values.
+    running.keelson.writes.delete(
+      parseUrlPath('/vessels/self/navigation/headingTrue', running.keelson.tree.selfKey),
+    )
+    expect(await client.drain()).toEqual([])
+    vi.advanceTimersByTime(500)
+    expect(Client.values(await client.drain())).toEqual([
+      { context: SELF, path: 'navigation.speedOverGround', value: 1 },
+      { context: SELF, path: 'navigation.headingTrue', value: null },
+    ])
+    vi.advanceTimersByTime(500)
+    expect(Client.values(await client.drain()).map((v) => v.path)).toEqual([
+      'navigation.speedOverGround',
+    ])
   })
 
   it('repeats the last known values after a quiet period with policy ideal', async () => {

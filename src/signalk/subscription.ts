@@ -141,10 +141,15 @@ export class StreamSubscription extends StreamSubscriber {
   }
 
   deliver(update: ScopedUpdate): void {
-    if (this.spec.policy === 'fixed') return
     // Built once per (scope, view): the view's filtered patch decides which leaves are sent.
     const frame = update.frame(FRAME_KIND, this.build)
     if (frame.items.length === 0) return
+    if (this.spec.policy === 'fixed') {
+      // The period sends the current values; a removal is no value, so it is held for the
+      // next period (a display would keep showing what was deleted otherwise).
+      for (const item of frame.items) if (item.value === null) this.pending.set(itemKey(item), item)
+      return
+    }
     // The clock is read only when a throttle or a period needs it: an `instant` subscription
     // with no minPeriod (the default one) is on every delivery of the fan-out (bench b2).
     const timed = this.spec.minPeriod > 0 || this.spec.policy === 'ideal'
@@ -172,7 +177,7 @@ export class StreamSubscription extends StreamSubscriber {
 
   run(now: number): void {
     if (this.closed || this.client.congested) return
-    if (this.pending.size > 0 && now >= this.nextAt) {
+    if (this.spec.policy !== 'fixed' && this.pending.size > 0 && now >= this.nextAt) {
       const items = [...this.pending.values()]
       this.pending.clear()
       this.sent(now)
@@ -196,9 +201,15 @@ export class StreamSubscription extends StreamSubscriber {
   }
 
   private repeat(now: number): void {
+    const items = this.snapshot()
+    if (this.spec.policy === 'fixed' && this.pending.size > 0) {
+      // Removals held since the last period, unless the path has a value again.
+      const current = new Set(items.map(itemKey))
+      for (const [key, item] of this.pending) if (!current.has(key)) items.push(item)
+    }
     this.pending.clear()
     this.sent(now)
-    this.client.sendItems(this.snapshot())
+    if (items.length > 0) this.client.sendItems(items)
   }
 
   private sent(now: number): void {
@@ -208,7 +219,7 @@ export class StreamSubscription extends StreamSubscriber {
 
   private reschedule(): void {
     let at = this.pending.size > 0 ? this.nextAt : Number.POSITIVE_INFINITY
-    if (this.spec.policy === 'fixed') at = Math.min(at, this.dueAt)
+    if (this.spec.policy === 'fixed') at = this.dueAt
     else if (this.spec.policy === 'ideal' && this.spec.period > 0) {
       at = Math.min(at, this.lastSentAt + this.spec.period)
     }
