@@ -43,7 +43,7 @@ export interface Upstream {
   /** Matches a failure's signature (see {@link signatures}). */
   match: RegExp
   /** Only while the scenario is in this phase. */
-  phase?: 'before-login' | 'first-login'
+  phase?: 'no-users' | 'before-login' | 'first-login'
   /** Why signalk-server fails it too. */
   why: string
 }
@@ -70,6 +70,11 @@ export const UPSTREAM_FAILURES: readonly Upstream[] = [
   {
     match: /^POST \/plugins\/kip\/series\/reconcile → \d{3}$/,
     why: "KIP's plugin answers 503 on Node 20 (node:sqlite needs 22.5), 401 before a login",
+  },
+  {
+    match: /^POST \/signalk\/v1\/applicationData\/user\/freeboard\/[^/]+\/? → 40[15]$/,
+    phase: 'no-users',
+    why: 'told by /plugins/freeboard-sk (200) that it may, Freeboard-SK saves its settings as user data; with no security signalk-server answers 405 "security is not enabled"',
   },
   {
     match: /^ws: .*"statusCode":40[13]\b/,
@@ -220,7 +225,7 @@ async function dismissOffline(page: Page): Promise<void> {
   })
 }
 
-/** Opens `path` on `origin` and watches it for `ms` (toasts, requests, errors). */
+/** Opens `path` on `origin`, a server without users, and watches it for `ms` (toasts, requests, errors). */
 export async function openApp(
   browser: Browser,
   origin: string,
@@ -229,6 +234,7 @@ export async function openApp(
   ms = 8000,
 ): Promise<Outcome> {
   const run = await begin(browser, origin, name)
+  run.watched.phase = 'no-users'
   await step(run, 'load', async () => {
     await run.watched.page.goto(`${origin}${path}`, { waitUntil: 'domcontentloaded' })
     await watchToasts(run.watched, ms)
@@ -356,6 +362,7 @@ async function readCourse(page: Page): Promise<Course | undefined> {
  */
 export async function freeboardWaypoint(browser: Browser, served: Served): Promise<Outcome> {
   const run = await begin(browser, served.url, 'freeboard-waypoint')
+  run.watched.phase = 'no-users'
   const { page } = run.watched
   let name: string | undefined
   const openWaypoints = async () => {
