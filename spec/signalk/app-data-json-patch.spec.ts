@@ -106,7 +106,7 @@ describe('applyJsonPatch', () => {
   it('never changes the document it is given, even when an operation fails midway', () => {
     const document = { a: [1, 2], b: { c: 1 } }
     const before = structuredClone(document)
-    const patch = [
+    const patch: Json[] = [
       { op: 'add', path: '/a/-', value: 3 },
       { op: 'remove', path: '/b/c' },
       { op: 'remove', path: '/missing' },
