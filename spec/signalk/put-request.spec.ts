@@ -168,6 +168,45 @@ describe('PUT requests on the WebSocket', () => {
     expect(await replyTo(client, 'ok')).toMatchObject({ statusCode: 200 })
   })
 
+  it('refuses a forbidden key inside the value, in the text itself, with a message', async () => {
+    running = await start()
+    const client = await open()
+    client.send('{"requestId":"pp","put":{"path":"a.b","value":{"__proto__":{"polluted":1}}}}')
+    const reply = await replyTo(client, 'pp')
+    expect(reply).toMatchObject({
+      state: 'COMPLETED',
+      statusCode: 400,
+      code: 'KEELSON_ERR_FORBIDDEN_KEY',
+    })
+    expect(typeof reply.message).toBe('string')
+    expect(({} as any).polluted).toBeUndefined()
+    expect(
+      running.keelson.tree.get({ segments: ['vessels', KEY, 'a'], starAt: -1 }),
+    ).toBeUndefined()
+  })
+
+  it('answers a flood of requests one by one and keeps only the latest 1000 replies', async () => {
+    running = await start()
+    const client = await open()
+    const count = 1500
+    for (let i = 0; i < count; i++) {
+      client.send({ requestId: `f${i}`, put: { path: 'flood.counter', value: i } })
+    }
+    const seen = new Set<string>()
+    while (seen.size < count) {
+      const message = await client.next()
+      if (typeof message.requestId === 'string' && message.statusCode === 200)
+        seen.add(message.requestId)
+    }
+    expect((await fetch(url('/signalk/v1/requests/f0'))).status).toBe(404)
+    expect((await fetch(url(`/signalk/v1/requests/f${count - 1}`))).status).toBe(200)
+    const leaf = running.keelson.tree.get({
+      segments: ['vessels', KEY, 'flood', 'counter'],
+      starAt: -1,
+    }) as any
+    expect(leaf.value).toBe(count - 1)
+  })
+
   it('gives every error answering a requestId a state and a message (KIP reads message)', async () => {
     running = await start()
     const client = await open()
