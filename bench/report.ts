@@ -175,6 +175,8 @@ const COLUMNS: Record<string, [string, string][]> = {
     ['compactionMs', 'compaction ms'],
     ['loopMax', 'loop max ms'],
     ['loopP99', 'loop p99 ms'],
+    ['quietLoopMax', 'no compaction: loop max ms'],
+    ['quietLoopP99', 'no compaction: loop p99 ms'],
     ['writesDuring', 'writes during'],
   ],
   rest: [
@@ -206,7 +208,7 @@ const METHOD: Record<string, string> = {
     '(a 10 MB tree, then demo-shaped patches), then the bench server started on it: spawn to listening, against a start ' +
     'with no data dir. time travel: a journal of demo-shaped patches (~1.7 KB) at the demo voyage’s measured rate (1.45 changes/s) ' +
     'generated with a clock of its own, then stateAt at random times within it. compaction: a tree of that size in this process, ' +
-    'a checkpoint asked for while writes go on (200/s, each fsynced); loop: monitorEventLoopDelay over the compaction.',
+    'a checkpoint asked for while writes go on (200/s, async journal: a sync journal’s fdatasync on the loop would measure the disk); loop: monitorEventLoopDelay over the compaction, then over as long again with the same writes and no compaction.',
   'idle-limit':
     'Streams from several worker processes, each bound to its own 127.0.0.x, connects paced (rate and in-flight bounded). ' +
     'KiB/stream = (server RSS after the streams opened − before) ÷ streams, both after a full GC; heap KiB/stream the same of V8’s heapUsed ' +

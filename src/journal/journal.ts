@@ -441,8 +441,9 @@ export class Journal implements Durability {
   private compact(): void {
     const from = this.checkpointList.at(-1)
     if (from === undefined) return
-    // A checkpoint must never be ahead of the records on disk.
-    this.flush(true)
+    // Written to the file here; the worker fsyncs the segments before its checkpoint, so a
+    // checkpoint is never ahead of the records on disk and no fsync waits on the event loop.
+    this.flush(false)
     if (this.failure !== undefined) return
     // From the segment holding the checkpoint's next record: the last one starting at or before it.
     let startAt = 0
