@@ -93,6 +93,25 @@ describe('SSE playback (GET <path>?startTime=&playbackRate= as an event stream)'
     expect(took).toBeGreaterThanOrEqual((span / rate) * 0.5)
   })
 
+  it('holds to minPeriod while it replays: changes within a period come composed, the fold exact', async () => {
+    const server = await recording()
+    const start = Date.now()
+    const writes = await recordVoyage(server.url, 12, 5)
+    const path = '/vessels/self/navigation'
+    const last = writes.filter((w) => w.path.startsWith('navigation.')).at(-1)!
+    const at = encodeURIComponent(new Date(start).toISOString())
+    const client = await SseClient.open(
+      `${server.url}/signalk/v1/api${path}?startTime=${at}&playbackRate=1&minPeriod=150`,
+    )
+    closers.push(() => client.close())
+    await client.until(() => client.messages.some((e) => e.id === last.id), 10_000)
+    const span = last.time - start
+    // The snapshot, then at most one event per 150 ms of the replay (rate 1).
+    expect(client.messages.length - 1).toBeLessThanOrEqual(Math.ceil(span / 150) + 1)
+    expect(client.messages.length - 1).toBeLessThan(writes.length)
+    expect(fold(client.messages)).toEqual((await snapshot(server.url, path, last.time)).body)
+  })
+
   it('reads wildcard paths through the playback as a stream does', async () => {
     const server = await recording()
     const start = Date.now()

@@ -19,6 +19,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parseEventId } from '../core/event-id.js'
 import { composeEffects, type Effect } from '../core/merge-patch.js'
 import { readPath, type TreePath } from '../core/path.js'
+import { monotonicNow } from '../core/scheduler.js'
 import { scopeEffect } from '../core/scope.js'
 import type { StateTree } from '../core/state-tree.js'
 import type { View } from '../core/view.js'
@@ -155,8 +156,17 @@ function missedUpTo(
   return missed ?? null
 }
 
-/** The playback of one SSE stream: scoped patches, then the live stream. */
+/**
+ * The playback of one SSE stream: scoped patches, then the live stream.
+ * `minPeriod` holds here too: changes due within a period are composed
+ * into one patch (src/core/merge-patch.ts `composeEffects`), as a live
+ * stream does.
+ */
 class SsePlaybackSubscription extends Playback {
+  /** Changes held back by `minPeriod`, composed into one, and the revision they bring the client to. */
+  private pending: Effect | undefined
+  private pendingRev = 0
+
   constructor(
     private readonly sse: SseConnection,
     path: TreePath,
@@ -166,13 +176,39 @@ class SsePlaybackSubscription extends Playback {
     private readonly request: PlaybackRequest,
   ) {
     super(sse, path, view, start)
+    // The first event (snapshot or resume) goes out now: the period starts with it.
+    if (request.minPeriod > 0) this.nextAt = monotonicNow() + request.minPeriod
   }
 
   protected emit(change: PastChange, effect: Effect): void {
     let scoped = scopeEffect(effect, this.path)
     if (scoped !== undefined && !this.view.full) scoped = this.view.scope(this.path, scoped)
     if (scoped === undefined) return
+    const minPeriod = this.request.minPeriod
+    if (minPeriod > 0) {
+      const now = monotonicNow()
+      if (this.pending !== undefined || now < this.nextAt) {
+        if (this.pending !== undefined) this.sse.stats.coalesced++
+        this.pending = this.pending === undefined ? scoped : composeEffects(this.pending, scoped)
+        this.pendingRev = change.rev
+        return
+      }
+      this.nextAt = now + minPeriod
+    }
     this.sse.sendEvent(this.transport.idOf(change.rev), JSON.stringify(scoped.patch))
+  }
+
+  protected override heldDue(): number | undefined {
+    if (this.request.minPeriod === 0) return undefined
+    return this.pending !== undefined || monotonicNow() < this.nextAt ? this.nextAt : undefined
+  }
+
+  protected override sendHeld(): void {
+    const pending = this.pending
+    if (pending === undefined) return
+    this.pending = undefined
+    this.nextAt = monotonicNow() + this.request.minPeriod
+    this.sse.sendEvent(this.transport.idOf(this.pendingRev), JSON.stringify(pending.patch))
   }
 
   protected caughtUp(): boolean {

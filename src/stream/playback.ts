@@ -163,6 +163,18 @@ export abstract class Playback extends StreamSubscriber {
     this.connection.destroy()
   }
 
+  /**
+   * When ({@link monotonicNow} ms) the subclass's throttle (`minPeriod`)
+   * lets its next message out: what it holds back is sent then, and the
+   * playback goes live no earlier. Undefined when nothing waits on it.
+   */
+  protected heldDue(): number | undefined {
+    return undefined
+  }
+
+  /** Sends what the subclass holds back; called once {@link heldDue} has passed. */
+  protected sendHeld(): void {}
+
   /** Ends the replay: the journal's iterator and the slot are let go. */
   protected finish(): void {
     this.replaying = false
@@ -182,6 +194,8 @@ export abstract class Playback extends StreamSubscriber {
     for (;;) {
       // A congested connection resumes its subscriptions itself when it drains.
       if (this.connection.congested) return
+      const held = this.heldDue()
+      if (held !== undefined && monotonicNow() >= held) this.sendHeld()
       const change = this.ahead
       if (change === undefined) {
         this.fetch()
@@ -191,7 +205,8 @@ export abstract class Playback extends StreamSubscriber {
       if (!skipping) {
         const wait = this.dueWall(change.time) - Date.now()
         if (wait > 0) {
-          this.wake(monotonicNow() + Math.min(wait, MAX_WAIT_MS))
+          const at = monotonicNow() + Math.min(wait, MAX_WAIT_MS)
+          this.wake(held === undefined ? at : Math.min(at, held))
           return
         }
       }
@@ -263,6 +278,12 @@ export abstract class Playback extends StreamSubscriber {
 
   /** Everything recorded so far is replayed. */
   private exhausted(): void {
+    const held = this.heldDue()
+    if (held !== undefined) {
+      // What is held goes out first (its run asks the journal again).
+      this.wake(held)
+      return
+    }
     const now = Date.now()
     if (this.rev < this.resumeAt) {
       // The client holds revisions not recorded yet (it was live): it is at the present,
