@@ -331,7 +331,7 @@ describe('retention', () => {
       const past = await journal.timeTravel.stateAt(earliest)
       expect(past?.rev).toBe(Math.min(...checkpoints))
       const later = await journal.timeTravel.stateAt(now - 5000)
-      expect((later?.root as JsonObject).n).toEqual({ i: 595, pad: 'y'.repeat(40) })
+      expect((later!.root as JsonObject).n).toEqual({ i: 595, pad: 'y'.repeat(40) })
     } finally {
       journal.close()
     }
