@@ -31,11 +31,16 @@ function send(message: Record<string, unknown>): void {
 
 const CONNECT_CONCURRENCY = 200
 
-async function inParallel(count: number, open: (i: number) => Promise<void>): Promise<number> {
+/** Opens `count` clients, 200 at a time; none started after `deadline` (Date.now()). */
+async function inParallel(
+  count: number,
+  open: (i: number) => Promise<void>,
+  deadline = Number.POSITIVE_INFINITY,
+): Promise<number> {
   let next = 0
   let failures = 0
   const worker = async (): Promise<void> => {
-    while (next < count) {
+    while (next < count && Date.now() < deadline) {
       const i = next++
       try {
         await open(i)
@@ -332,41 +337,48 @@ interface RunK {
   ports: number[]
   clients: number
   path: string
+  /** How long connecting may take, ms: the run goes on with the streams open by then. */
+  connectMs: number
 }
 
 async function runK(config: RunK, next: (type: string) => Promise<Message>): Promise<void> {
   const tally = new Tally()
   const sockets: Socket[] = []
   const t0 = performance.now()
-  const failures = await inParallel(config.clients, (i) => {
-    return new Promise<void>((resolve, reject) => {
-      const port = config.ports[i % config.ports.length]!
-      const socket = connect({ port, host: '127.0.0.1' })
-      let open = false
-      const carry = { from: 0 }
-      socket.on('connect', () =>
-        socket.write(
-          `GET ${config.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`,
-        ),
-      )
-      socket.on('data', (bytes: Buffer) => {
-        if (!open) {
-          open = true
-          if (bytes.toString('latin1', 0, 12) !== 'HTTP/1.1 200') {
-            socket.destroy()
-            reject(new Error('refused'))
-            return
+  const connectBy = Date.now() + config.connectMs
+  const failures = await inParallel(
+    config.clients,
+    (i) => {
+      return new Promise<void>((resolve, reject) => {
+        const port = config.ports[i % config.ports.length]!
+        const socket = connect({ port, host: '127.0.0.1' })
+        let open = false
+        const carry = { from: 0 }
+        socket.on('connect', () =>
+          socket.write(
+            `GET ${config.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`,
+          ),
+        )
+        socket.on('data', (bytes: Buffer) => {
+          if (!open) {
+            open = true
+            if (bytes.toString('latin1', 0, 12) !== 'HTTP/1.1 200') {
+              socket.destroy()
+              reject(new Error('refused'))
+              return
+            }
+            sockets.push(socket)
+            resolve()
           }
-          sockets.push(socket)
-          resolve()
-        }
-        scanValues(bytes, tally, wallMs(), carry)
+          scanValues(bytes, tally, wallMs(), carry)
+        })
+        socket.on('error', (err) => {
+          if (!open) reject(err)
+        })
       })
-      socket.on('error', (err) => {
-        if (!open) reject(err)
-      })
-    })
-  })
+    },
+    connectBy,
+  )
   send({
     type: 'connected',
     clients: sockets.length,

@@ -52,6 +52,8 @@ export interface ClusterKSizes {
   streams: number
   /** Longest wait for the one change to reach every stream, ms. */
   waitMs: number
+  /** How long connecting may take: the change goes to the streams open by then, ms. */
+  connectMs: number
 }
 
 export function clusterSizes(quick: boolean): { j: ClusterJSizes; k: ClusterKSizes } {
@@ -65,7 +67,7 @@ export function clusterSizes(quick: boolean): { j: ClusterJSizes; k: ClusterKSiz
       killClients: quick ? 100 : 333,
       killRate: quick ? 300 : 1000,
     },
-    k: { nodes: 6, streams: quick ? 6000 : 100_000, waitMs: 10_000 },
+    k: { nodes: 6, streams: quick ? 6000 : 100_000, waitMs: 10_000, connectMs: 180_000 },
   }
 }
 
@@ -267,12 +269,13 @@ export async function runClusterK(sizes: ClusterKSizes): Promise<Record<string, 
         ports: nodes.map((n) => n.port),
         clients: share,
         path: STREAM_PATH,
+        connectMs: sizes.connectMs,
       })
     }
     let streams = 0
     let failures = 0
     for (const load of loaders) {
-      const connected = await load.next('connected', 240_000)
+      const connected = await load.next('connected', sizes.connectMs + 60_000)
       streams += connected.clients as number
       failures += connected.failures as number
     }
