@@ -13,8 +13,9 @@
  * - `freeboard-waypoint`: Freeboard saves a waypoint, lists it after a reload, Go To it.
  *
  * With `--url` it opens `kip` and `freeboard` on another server instead (the
- * apps must be installed there), and `kip-login` when named in `--only` (the
- * server must have the user of SKIPPER): how signalk-server 2.32.0 was compared.
+ * apps must be installed there), and `freeboard-waypoint` (data needed: a
+ * position, a speed) and `kip-login` (the user SKIPPER needed) when named in
+ * `--only`: how signalk-server 2.32.0 was compared.
  * Writes a Markdown catalogue to FILE (default /tmp/apps-catalogue.md) and
  * exits 1 when any failure counts against keelson.
  */
@@ -66,6 +67,8 @@ try {
     const origin = values.url.replace(/\/$/, '')
     if (only.has('kip')) outcomes.push(await openApp(browser, origin, 'kip', KIP))
     if (only.has('freeboard')) outcomes.push(await openApp(browser, origin, 'freeboard', FREEBOARD))
+    if (only.has('freeboard-waypoint'))
+      outcomes.push(await freeboardWaypoint(browser, { url: origin }))
     // Against a server where SKIPPER exists (signalk-server: a bcrypt hash in its security.json).
     if (only.has('kip-login')) {
       const login = async (username: string, password = '') => {

@@ -49,14 +49,14 @@ export interface Upstream {
 }
 
 /**
- * What fails against signalk-server 2.32.0 too, run with its defaults and
- * the same two apps (its Node 20 and no data; README "Signal K endpoints").
+ * What fails against signalk-server 2.32.0 too, run with its defaults (its
+ * resources-provider, course-provider and the apps' plugins enabled) and the
+ * same two apps, on Node 20, fed the demo voyage (README "Signal K endpoints").
  */
 export const UPSTREAM_FAILURES: readonly Upstream[] = [
   {
-    match:
-      /^(GET \/signalk\/v2\/api\/resources|POST \/plugins\/resources-provider\/_config)\/(tracks|infolayers|groups) → 404$/,
-    why: 'its resources-provider plugin is off by default: Freeboard cannot register its custom types',
+    match: /^GET \/signalk\/v2\/api\/resources\/(tracks|infolayers|groups) → 404$/,
+    why: 'Freeboard-SK lists its custom types before it registers them',
   },
   {
     match: /^GET \/signalk\/v2\/api\/resources\/(symbols|plotterExtensions) → 404$/,
@@ -360,7 +360,10 @@ async function readCourse(page: Page): Promise<Course | undefined> {
  * Freeboard's waypoint list; "Navigate to Waypoint" (Go To) shows bearing and
  * distance, which change as the demo boat sails away from the mark.
  */
-export async function freeboardWaypoint(browser: Browser, served: Served): Promise<Outcome> {
+export async function freeboardWaypoint(
+  browser: Browser,
+  served: Pick<Served, 'url'>,
+): Promise<Outcome> {
   const run = await begin(browser, served.url, 'freeboard-waypoint')
   run.watched.phase = 'no-users'
   const { page } = run.watched
