@@ -31,11 +31,11 @@ describe.skipIf('skip' in installed)('Freeboard-SK 3.1.1 served by keelson', () 
 
   beforeAll(async () => {
     browser = await launch()
-  })
+  }, 60_000)
   afterAll(async () => {
     await served?.close()
     await browser?.close()
-  })
+  }, 60_000)
 
   it('opens with no error toast, no failing request and no error on the console', async () => {
     served = await serveApps(modules)
