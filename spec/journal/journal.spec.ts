@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import {
   cpSync,
   mkdtempSync,
@@ -126,6 +127,25 @@ describe('the journal of a data dir', () => {
     expect(() => createApp({ dataDir: dir })).toThrow(
       `the data dir ${dir} is already open in this process`,
     )
+  })
+
+  it('refuses a data dir a live node process holds, and takes over the lock of a dead one', async () => {
+    const dir = tempDir()
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'])
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve))
+      writeFileSync(join(dir, 'lock'), String(child.pid))
+      expect(() => createApp({ dataDir: dir })).toThrow(
+        `the data dir ${dir} is in use by keelson process ${child.pid}`,
+      )
+    } finally {
+      child.kill('SIGKILL')
+      await new Promise((resolve) => child.once('exit', resolve))
+    }
+    // The same pid, now dead (a kill -9 left its lock): the start goes on.
+    const app = open(dir)
+    expect(readFileSync(join(dir, 'lock'), 'utf8')).toBe(String(process.pid))
+    close(app)
   })
 
   it('drops a torn last record, cut at every byte offset of it, and logs it', {

@@ -28,6 +28,7 @@ import {
   ftruncateSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   readSync,
   unlinkSync,
@@ -567,6 +568,10 @@ interface Opened {
 
 function openDir(options: JournalOptions): Opened {
   const { dir, log } = options
+  // Temporary files of a checkpoint whose write a crash cut off.
+  for (const name of readdirSync(dir)) {
+    if (name.startsWith('.cp-') && name.endsWith('.tmp')) unlinkSync(join(dir, name))
+  }
   const listing = listJournal(dir)
   const metaFile = join(dir, META_FILE)
   let meta: Meta | undefined
@@ -724,11 +729,19 @@ function lock(dir: string): void {
   writeFileSync(file, String(process.pid))
 }
 
+/**
+ * Whether `pid` is a live node process. After a power cut the lock's pid may
+ * name another program; where /proc exists its command line tells.
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node')
+  } catch {
+    return !existsSync('/proc/self')
   }
 }
