@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { applyMergePatch } from '../../src/client/merge-patch.js'
 import { type RedisServer, startRedis } from '../support/redis.js'
 import { SseClient } from '../support/sse-client.js'
-import { type Node, patch, read, startNode, until } from './support.js'
+import { type Node, patch, read, reopen, startNode, until } from './support.js'
 
 let redis: RedisServer
 const nodes: Node[] = []
@@ -128,13 +128,9 @@ describe('Redis unreachable, then back', () => {
     expect(a.cluster.stats.seeds + b.cluster.stats.seeds).toBe(2) // the first start, and the reseed
     // The stream was ended so that its client reconnects; resuming from the old epoch gets a reset.
     await until(() => sse.closed)
-    // The ended stream's socket may go back to node's keep-alive pool just before the server
-    // destroys it: a request sent on it then hangs up, as a browser's would be retried.
-    const again = await SseClient.open(`${b.url}/signalk/v1/api/vessels/self/w`, {
+    const again = await reopen(`${b.url}/signalk/v1/api/vessels/self/w`, {
       'Last-Event-ID': lastId,
-    }).catch(() =>
-      SseClient.open(`${b.url}/signalk/v1/api/vessels/self/w`, { 'Last-Event-ID': lastId }),
-    )
+    })
     clients.push(again)
     await again.until(() => again.messages.length >= 2)
     expect(again.messages[0]!.data).toBe('null')

@@ -10,6 +10,7 @@ import type { Cluster } from '../../src/cluster/cluster.js'
 import { startClusterNode } from '../../src/cluster/index.js'
 import type { Json } from '../../src/core/json.js'
 import type { KeelsonOptions } from '../../src/options.js'
+import { SseClient } from '../support/sse-client.js'
 
 export interface Node {
   keelson: Keelson
@@ -69,4 +70,17 @@ export async function until(predicate: () => boolean | Promise<boolean>, ms = 50
     if (Date.now() > deadline) throw new Error('timed out waiting')
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
+}
+
+/**
+ * Opens an SSE stream once more when the first request hangs up: a stream
+ * the server just ended leaves its socket in node's keep-alive pool until
+ * the server's close arrives, and a request sent on it then hangs up (a
+ * browser retries it the same way).
+ */
+export function reopen(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
+  return SseClient.open(url, headers).catch((err: Error) => {
+    if (!/socket hang up|ECONNRESET/.test(err.message)) throw err
+    return SseClient.open(url, headers)
+  })
 }
