@@ -4,6 +4,7 @@
  * with its data: every acknowledged write is on every node, once; Redis back
  * empty: one node seeds it under a new epoch and every stream gets a reset.
  */
+import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { applyMergePatch } from '../../src/client/merge-patch.js'
 import { type RedisServer, startRedis } from '../support/redis.js'
@@ -106,6 +107,31 @@ describe('Redis unreachable, then back', () => {
       'ok',
     )
   }, 60_000)
+
+  it('a write whose append gets no answer in time is 504 (outcome unknown), and may appear', async () => {
+    const [a, b] = [await node('pause'), await node('pause')]
+    const admin = new Redis(redis.url)
+    try {
+      // Redis holds every write command for 9 s: the append is sent, no answer within 5 s.
+      await admin.call('CLIENT', 'PAUSE', '9000', 'WRITE')
+      const res = await patch(a.url, 'vessels/self/w', { late: 1 })
+      expect(res.status).toBe(504)
+      const problem = (await res.json()) as { code: string }
+      expect(problem.code).toBe('KEELSON_ERR_APPEND_UNKNOWN')
+      // Once Redis runs it, the write is in the log: applied on every node, once.
+      const there = async (url: string) =>
+        (await fetch(`${url}/signalk/v1/api/vessels/self/w/late`)).status === 200
+      expect(await there(a.url)).toBe(false)
+      await until(() => there(b.url), 10_000)
+      await until(() => a.keelson.tree.rev === b.keelson.tree.rev)
+      expect((await read(a.url, 'vessels/self/w')).body).toEqual({ late: 1 })
+      expect((await read(b.url, 'vessels/self/w')).body).toEqual({ late: 1 })
+      expect(a.cluster.stats.unknown504).toBe(1)
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE').catch(() => undefined)
+      admin.disconnect()
+    }
+  }, 30_000)
 
   it('back empty: the first node to notice seeds it under a new epoch and every stream gets a reset', async () => {
     const [a, b] = [await node('empty'), await node('empty')]
