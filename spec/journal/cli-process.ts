@@ -2,13 +2,14 @@
  * The real keelson CLI as a separate process, for the journal's crash
  * tests: started with flags, its port read from its log, killed with
  * SIGKILL. src/ is compiled once (esbuild, file by file, no bundling) into a
- * folder beside it, so a start takes node's time instead of tsx's (a start
+ * temporary folder, so a start takes node's time instead of tsx's (a start
  * through tsx took 4.5 s at load 10 on the 2-core test machine; 20 kills
  * must fit well under a minute). The compiled folder has src/'s layout, so
  * every file a module reads beside itself is where it expects it.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { cpSync, readdirSync, rmSync } from 'node:fs'
+import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -22,9 +23,18 @@ export interface CompiledCli {
   remove(): void
 }
 
-/** Compiles src/ into `<repo>/.journal-cli-<pid>/` (a sibling of src/, so `../package.json` resolves). */
+/**
+ * Compiles src/ into `<tmp>/keelson-cli-XXXXXX/src/`, beside links to the
+ * repository's package.json, node_modules and fixtures, so `../package.json`,
+ * packages and the demo voyage resolve as from src/ (outside the repository:
+ * nothing else working in it can touch the copy while a loop runs).
+ */
 export async function compileCli(): Promise<CompiledCli> {
-  const out = join(ROOT, `.journal-cli-${process.pid}`)
+  const top = mkdtempSync(join(tmpdir(), 'keelson-cli-'))
+  for (const name of ['package.json', 'node_modules', 'fixtures']) {
+    symlinkSync(join(ROOT, name), join(top, name))
+  }
+  const out = join(top, 'src')
   const entryPoints = listTs(SRC)
   await build({
     entryPoints,
@@ -38,7 +48,7 @@ export async function compileCli(): Promise<CompiledCli> {
   })
   // Files read at run time beside the code (web pages, display assets).
   cpSync(SRC, out, { recursive: true, filter: (source) => !source.endsWith('.ts') })
-  return { cli: join(out, 'cli.js'), remove: () => rmSync(out, { recursive: true, force: true }) }
+  return { cli: join(out, 'cli.js'), remove: () => rmSync(top, { recursive: true, force: true }) }
 }
 
 function listTs(dir: string): string[] {
