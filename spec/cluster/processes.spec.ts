@@ -8,12 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { applyMergePatch } from '../../src/client/merge-patch.js'
 import { CLI_TIMEOUT_MS, cleanEnv, runKeelson } from '../support/keelson-cli.js'
 import { type RedisServer, startRedis } from '../support/redis.js'
 import { SseClient } from '../support/sse-client.js'
-import { patch, read, until } from './support.js'
+import { type Node, patch, read, reopen, startNode, until } from './support.js'
 
 const BIN = fileURLToPath(new URL('../../bin/keelson.js', import.meta.url))
 
@@ -32,10 +33,10 @@ afterAll(async () => {
 })
 
 /** Starts `keelson --redis` on a free port; resolves with its URL once it listens (caught up). */
-async function cliNode(): Promise<{ url: string; child: ChildProcess }> {
+async function cliNode(url = redis.url): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(
     process.execPath,
-    [BIN, '--port', '0', '--host', '127.0.0.1', '--redis', redis.url, '--log-level', 'info'],
+    [BIN, '--port', '0', '--host', '127.0.0.1', '--redis', url, '--log-level', 'info'],
     { env: cleanEnv({ KEELSON_STATE_DIR: stateDir }), stdio: ['ignore', 'pipe', 'pipe'] },
   )
   children.push(child)
@@ -49,6 +50,50 @@ async function cliNode(): Promise<{ url: string; child: ChildProcess }> {
 }
 
 describe('keelson --redis processes', () => {
+  it(
+    'a node paused (SIGSTOP) while the log is trimmed past it reloads the snapshot: no gap, its streams reset',
+    async () => {
+      const own = await startRedis({ durable: false })
+      let a: Node | undefined
+      try {
+        a = await startNode(own.url, { historySize: 5, clusterSnapshotMs: 100 })
+        const b = await cliNode(own.url)
+        const path = 'vessels/self/n'
+        expect((await patch(a.url, path, { i: -1 })).status).toBe(200)
+        await until(async () => (await read(b.url, path)).id === a!.keelson.tree.eventId)
+        const sse = await SseClient.open(`${b.url}/signalk/v1/api/${path}`)
+        await sse.until(() => sse.messages.length >= 1)
+        const lastId = sse.lastEventId!
+        b.child.kill('SIGSTOP')
+        for (let i = 0; i < 40; i++) expect((await patch(a.url, path, { i })).status).toBe(200)
+        // A stored a snapshot and trimmed the stream past where B stopped.
+        const direct = new Redis(own.url)
+        try {
+          await until(async () => (await direct.xlen('keelson:log')) < 30, 10_000)
+        } finally {
+          direct.disconnect()
+        }
+        b.child.kill('SIGCONT')
+        // B never applies entries across the gap: it reloads and serves exactly A's state.
+        await until(async () => (await read(b.url, path)).id === a!.keelson.tree.eventId, 20_000)
+        expect(await read(b.url)).toEqual(await read(a.url))
+        // Its stream ended; resuming on B from before the gap gets a reset, then the snapshot.
+        await sse.until(() => sse.closed, 10_000).catch(() => undefined)
+        expect(sse.closed).toBe(true)
+        const again = await reopen(`${b.url}/signalk/v1/api/${path}`, { 'Last-Event-ID': lastId })
+        await again.until(() => again.messages.length >= 2, 10_000)
+        expect(again.messages[0]!.data).toBe('null')
+        expect(JSON.parse(again.messages[1]!.data!)).toEqual({ i: 39 })
+        again.close()
+        b.child.kill('SIGKILL')
+      } finally {
+        await a?.close()
+        await own.close()
+      }
+    },
+    3 * CLI_TIMEOUT_MS,
+  )
+
   it(
     'refuses a --redis that is not a Redis URL, and --redis with --data-dir, with exit status 2',
     async () => {

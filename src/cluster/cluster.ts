@@ -223,7 +223,7 @@ export class Cluster implements Sequencer {
     for (;;) {
       await this.check()
       const entries = await this.read(false)
-      if (entries === 0) break
+      if (entries === 0 && !this.needsCheck) break
     }
     this.reading = this.follow()
     this.timer = setInterval(() => void this.tick(), Math.max(100, Math.floor(this.snapshotMs / 2)))
@@ -338,6 +338,20 @@ export class Cluster implements Sequencer {
       | [string, [string, string[]][]][]
       | null
     if (this.closed || reply === null || reply.length === 0) return 0
+    // Entries after this node's position may have been trimmed before Redis answered (a node
+    // paused or cut off for long), or belong to a new epoch: XREAD would then skip them
+    // silently. The floor and epoch read after the reply tell (a trim sets the floor in the
+    // same script): a gap, or another epoch, is not applied; check() reloads instead.
+    const [epoch = null, floor = null] = (await this.reader.hmget(
+      this.stateKey,
+      'epoch',
+      'floor',
+    )) as (string | null)[]
+    if (this.closed) return 0
+    if (epoch !== this.app!.tree.epoch || (floor !== null && compareIds(this.lastId, floor) < 0)) {
+      this.needsCheck = true
+      return 0
+    }
     const entries = reply[0]![1]
     for (const [id, fields] of entries) this.applyEntry(id, fields)
     return entries.length
