@@ -334,20 +334,19 @@ export class Cluster implements Sequencer {
   private async read(block: boolean): Promise<number> {
     const args: (string | number)[] = ['COUNT', READ_COUNT]
     if (block) args.push('BLOCK', BLOCK_MS)
-    const reply = (await this.reader.call('XREAD', ...args, 'STREAMS', this.logKey, this.lastId)) as
-      | [string, [string, string[]][]][]
-      | null
+    // The floor and epoch are asked for right behind the XREAD on the same connection: Redis
+    // runs them once it answered the XREAD (a blocked client's next command waits for it), so
+    // they tell whether entries after this node's position were trimmed before that answer (a
+    // node paused or cut off for long: XREAD skips them silently) or the answer is of another
+    // epoch. A trim sets the floor in the same script. Then nothing is applied; check() reloads.
+    const [reply, state] = await Promise.all([
+      this.reader.call('XREAD', ...args, 'STREAMS', this.logKey, this.lastId) as Promise<
+        [string, [string, string[]][]][] | null
+      >,
+      this.reader.hmget(this.stateKey, 'epoch', 'floor') as Promise<(string | null)[]>,
+    ])
     if (this.closed || reply === null || reply.length === 0) return 0
-    // Entries after this node's position may have been trimmed before Redis answered (a node
-    // paused or cut off for long), or belong to a new epoch: XREAD would then skip them
-    // silently. The floor and epoch read after the reply tell (a trim sets the floor in the
-    // same script): a gap, or another epoch, is not applied; check() reloads instead.
-    const [epoch = null, floor = null] = (await this.reader.hmget(
-      this.stateKey,
-      'epoch',
-      'floor',
-    )) as (string | null)[]
-    if (this.closed) return 0
+    const [epoch = null, floor = null] = state
     if (epoch !== this.app!.tree.epoch || (floor !== null && compareIds(this.lastId, floor) < 0)) {
       this.needsCheck = true
       return 0
