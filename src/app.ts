@@ -33,9 +33,9 @@ import { openPrincipal, type PrincipalOf } from './security/principal.js'
 import { RateLimiter } from './security/rate-limit.js'
 import { OPEN_LOGIN_STATUS, securityRouter } from './security/routes.js'
 import { Security } from './security/security.js'
+import { APP_DATA_DIR, AppData, appDataRouter } from './signalk/app-data.js'
 import { metaRoute } from './signalk/meta.js'
 import { SignalKPlayback } from './signalk/playback.js'
-import { APP_DATA_DIR, AppData, appDataRouter } from './signalk/app-data.js'
 import { PutRequests } from './signalk/put-request.js'
 import { Requests } from './signalk/requests.js'
 import { type SignalKApiId, serverApisRouter } from './signalk/server-apis.js'
@@ -231,7 +231,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
       passUnknownRequests: security !== undefined,
       webapps,
       principalOf,
-      secured: security !== undefined,
+      secured: () => (opts.security?.current.users.length ?? 0) > 0,
     }),
   )
   app.use(appDataRouter(appData, principalOf, opts))

@@ -153,17 +153,24 @@ describe('server APIs apps call', () => {
     }
   })
 
-  it('answers 401 without a login even while the security file has no users (apps read it)', async () => {
+  it('answers the plugins to anyone while the security file has no users, as signalk-server with security off', async () => {
     const modules = await pluginModules()
     const secured = await startSecured({ options: { webappDirs: [modules] } })
     try {
-      // Freeboard-SK takes a 200 here for "logged in" and would save to user data, which needs a login.
-      expect((await fetch(`${secured.url}/plugins/demo`)).status).toBe(401)
-      expect((await fetch(`${secured.url}/plugins`)).status).toBe(401)
+      // KIP reads its own plugin here and toasts a 401 ("Authentication required").
+      expect((await fetch(`${secured.url}/plugins/demo`)).status).toBe(200)
+      expect((await fetch(`${secured.url}/plugins`)).status).toBe(200)
     } finally {
       await secured.close()
       await rm(modules, { recursive: true, force: true })
     }
+  })
+
+  it('answers no radars, as signalk-server with no radar provider (Freeboard-SK asks)', async () => {
+    running = await startServer()
+    const res = await fetch(`${running.url}/signalk/v2/api/vessels/self/radars`)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ version: '3.4.0', radars: {} })
   })
 
   it('lists the APIs it answers in /signalk/v2/features, none disabled', async () => {

@@ -10,12 +10,14 @@
  *   its resources and course APIs are built in and listed by
  *   `/signalk/v2/features`. `GET /plugins/<id>` answers such a plugin as
  *   signalk-server answers a disabled one, and 404 for any other id, as
- *   signalk-server answers a plugin that is not installed. With security,
- *   these need an admin, as in signalk-server: a 401 here tells Freeboard-SK
- *   that nobody is logged in.
+ *   signalk-server answers a plugin that is not installed. With users,
+ *   these need an admin, as in signalk-server with security on: a 401 here
+ *   tells Freeboard-SK that nobody is logged in.
  * - `GET /signalk/v2/features[?enabled=true|1|false|0]`:
  *   `{"apis":[...],"plugins":[...]}` as `app.getFeatures` builds it.
  * - `GET /signalk/v1/unitpreferences/active`: Signal K's default preset.
+ * - `GET /signalk/v2/api/vessels/self/radars`: no radars, as signalk-server
+ *   answers with no radar provider.
  * - `GET /signalk/v1/requests/:id`: a PUT request's reply
  *   (src/signalk/requests.ts); other ids are left to security's device access
  *   requests when security is on.
@@ -62,9 +64,15 @@ export interface ServerApisOptions {
   readonly webapps: readonly Webapp[]
   /** Who a request acts for; with {@link secured}, the plugin routes need an admin. */
   readonly principalOf: PrincipalOf
-  /** True when security is on (a security file). */
-  readonly secured: boolean
+  /**
+   * True while security is on: the security file has users (read at each
+   * request: `keelson user add` turns it on without a restart).
+   */
+  readonly secured: () => boolean
 }
+
+/** The radar API version signalk-server 2.32.0 answers with its radar list. */
+const RADAR_API_VERSION = '3.4.0'
 
 /** The keyword of a package that is a signalk-server plugin. */
 export const PLUGIN_KEYWORD = 'signalk-node-server-plugin'
@@ -128,10 +136,10 @@ export function serverApisRouter(options: ServerApisOptions): Router {
   const plugins = installedPlugins(options.webapps)
   const byId = new Map(plugins.map((plugin) => [plugin.id, plugin]))
   const admin = async (req: Request): Promise<void> => {
-    if (!options.secured) return
+    // With no users, as signalk-server with security off: anyone reads the plugins (KIP
+    // reads its own there; a 401 makes it toast and Freeboard-SK report a failed login).
+    if (!options.secured()) return
     const who = await options.principalOf(req)
-    // Not for a writer without a login (no users yet): apps read 200 here as "logged in"
-    // (Freeboard-SK then saves to its user's application data, which needs a login).
     if (who.type === 'admin') return
     throw who.name === undefined
       ? new KeelsonError(Errors.UNAUTHORIZED, 'Log in as an admin to see the plugins')
@@ -180,6 +188,11 @@ export function serverApisRouter(options: ServerApisOptions): Router {
       .filter(() => enabled !== true)
       .map(({ id, name, version }) => ({ id, name, version, enabled: false }))
     res.json({ apis: enabled === false ? [] : [...options.apis()], plugins: listed })
+  })
+
+  // signalk-server's radar API with no radar provider: no radars (Freeboard-SK asks at load).
+  router.get('/signalk/v2/api/vessels/self/radars', (_req, res) => {
+    res.json({ version: RADAR_API_VERSION, radars: {} })
   })
 
   router.get('/signalk/v1/unitpreferences/active', (_req, res) => {
