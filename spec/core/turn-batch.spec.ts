@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { addFlushBarrier, SLICE_SIZE, TurnBatch, type TurnWriter } from '../../src/core/turn-batch.js'
+import {
+  addFlushBarrier,
+  SLICE_SIZE,
+  TurnBatch,
+  type TurnWriter,
+} from '../../src/core/turn-batch.js'
 
 /** One event-loop turn: an immediate queued now runs after the ones queued before it. */
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
