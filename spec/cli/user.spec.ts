@@ -85,6 +85,22 @@ describe('keelson user', () => {
   )
 
   it(
+    'finds the security file of a server run with --data-dir there, as the server does',
+    async () => {
+      const dataDir = join(dir, 'data')
+      await runKeelson(['user', 'add', 'erin', '--type', 'admin', '--data-dir', dataDir], {
+        stdin: 'pw',
+      })
+      const listed = await runKeelson(['user', 'list'], { env: { KEELSON_DATA_DIR: dataDir } })
+      expect(listed.stdout).toBe('erin  admin\n')
+      expect(JSON.parse(await readFile(join(dataDir, 'security.json'), 'utf8')).users).toHaveLength(
+        1,
+      )
+    },
+    CLI_TIMEOUT_MS,
+  )
+
+  it(
     'is seen by a running server watching the file within seconds',
     async () => {
       const server = await SecurityStore.open(file, pino({ level: 'silent' }), { pollMs: 50 })

@@ -48,7 +48,7 @@ const readType = oneOf(['readonly', 'readwrite', 'admin']) as (
 export function usageOf(usage: SecurityUsage): string {
   const type = usage.type === 'required' ? ' --type TYPE' : usage.type ? ' [--type TYPE]' : ''
   const lines = [
-    `Usage: keelson ${usage.name}${usage.words.map((w) => ` ${w}`).join('')}${type} [--security FILE | --state-dir DIR]`,
+    `Usage: keelson ${usage.name}${usage.words.map((w) => ` ${w}`).join('')}${type} [--security FILE | --data-dir DIR | --state-dir DIR]`,
     '',
     usage.description,
     '',
@@ -57,6 +57,7 @@ export function usageOf(usage: SecurityUsage): string {
   if (usage.type) lines.push('  --type TYPE        readonly, readwrite or admin')
   lines.push(
     `  --security FILE    ${OPTIONS.securityFile.help} (env ${OPTIONS.securityFile.env})`,
+    `  --data-dir DIR     the server's --data-dir: its security file is there (env ${OPTIONS.dataDir.env})`,
     `  --state-dir DIR    ${OPTIONS.stateDir.help} (env ${OPTIONS.stateDir.env})`,
     '  --help, -h         show this help',
   )
@@ -75,6 +76,7 @@ export function readSecurityArgs(
   const options: NonNullable<ParseArgsConfig['options']> = {
     security: { type: 'string' },
     'state-dir': { type: 'string' },
+    'data-dir': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   }
   if (usage.type) options.type = { type: 'string' }
@@ -97,14 +99,18 @@ export function readSecurityArgs(
   }
   const { values, positionals } = parsed
   const help = values.help === true
-  const given = (flag: 'security' | 'state-dir', key: 'securityFile' | 'stateDir') => {
+  const given = (
+    flag: 'security' | 'state-dir' | 'data-dir',
+    key: 'securityFile' | 'stateDir' | 'dataDir',
+  ) => {
     const option = OPTIONS[key]
     const raw = values[flag] ?? (env[option.env] || undefined)
     if (raw === undefined) return undefined
     return option.read(raw, values[flag] !== undefined ? `--${flag}` : option.env)
   }
   const securityFile = given('security', 'securityFile')
-  const stateDir = given('state-dir', 'stateDir')
+  // As the server: with a data dir, the security file lives there (SPEC §9).
+  const stateDir = given('data-dir', 'dataDir') ?? given('state-dir', 'stateDir')
   const where = {
     ...(securityFile !== undefined && { securityFile }),
     ...(stateDir !== undefined && { stateDir }),
