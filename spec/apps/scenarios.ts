@@ -72,6 +72,12 @@ export const UPSTREAM_FAILURES: readonly Upstream[] = [
     why: "KIP's plugin answers 503 on Node 20 (node:sqlite needs 22.5), 401 before a login",
   },
   {
+    // Its console line names the request only when its error object can still be read;
+    // during a reload only the minified class name is left.
+    match: /^console: \[KipSeriesApiClientService\] Series reconcile request failed/,
+    why: 'KIP logs the failed reconcile above to its console',
+  },
+  {
     match: /^POST \/signalk\/v1\/applicationData\/user\/freeboard\/[^/]+\/? → 40[15]$/,
     phase: 'no-users',
     why: 'told by /plugins/freeboard-sk (200) that it may, Freeboard-SK saves its settings as user data; with no security signalk-server answers 405 "security is not enabled"',
