@@ -190,9 +190,6 @@ export class SignalKPlayback {
     const client = new PlaybackClient(streams, ws, socket, this.options.stats)
     client.principal = who
     streams.add(client)
-    ws.on('pong', () => {
-      client.alive = true
-    })
     ws.on('message', (data, isBinary) => client.receive(isBinary ? '' : data.toString()))
     ws.on('error', (err) => streams.log.debug({ err }, 'signalk playback ws error'))
     ws.on('close', () => client.close())
@@ -218,9 +215,6 @@ export class SignalKPlayback {
 
 /** One playback client. */
 class PlaybackClient extends WsConnection implements DeltaClient {
-  /** Answered the last ping. */
-  alive = true
-
   constructor(
     streams: Streams,
     ws: WebSocket,
@@ -234,18 +228,8 @@ class PlaybackClient extends WsConnection implements DeltaClient {
     return 'ws'
   }
 
-  /** A ping on the shared keep-alive tick; a peer that missed the previous one is terminated. */
   keepAlive(): void {
-    // While congested its pongs are not read: the stall sweep judges it, not the ping.
-    if (!this.draining) return
-    if (!this.alive) {
-      this.wsStats.pingTimeouts++
-      this.ws.terminate()
-      this.close()
-      return
-    }
-    this.alive = false
-    this.ws.ping()
+    this.ping(() => this.wsStats.pingTimeouts++)
   }
 
   /** The hello of a playback (hello.json: `startTime` and `playbackRate`). */

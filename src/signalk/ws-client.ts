@@ -74,8 +74,6 @@ const MAX_META_SENT = 10_000
 
 /** One WebSocket client. */
 export class StreamClient extends WsConnection {
-  /** Answered the last ping. */
-  alive = true
   private readonly metaSent = new Set<string>()
 
   constructor(
@@ -107,18 +105,8 @@ export class StreamClient extends WsConnection {
     return 'ws'
   }
 
-  /** A ping on the shared keep-alive tick; a peer that missed the previous one is terminated. */
   keepAlive(): void {
-    // While congested its messages (pongs too) are not read: the stall sweep judges it, not the ping.
-    if (!this.draining) return
-    if (!this.alive) {
-      this.wsStats.pingTimeouts++
-      this.ws.terminate()
-      this.close()
-      return
-    }
-    this.alive = false
-    this.ws.ping()
+    this.ping(() => this.wsStats.pingTimeouts++)
   }
 
   /** Handles one message from the client; never throws. */

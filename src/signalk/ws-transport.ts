@@ -146,9 +146,6 @@ export class SignalKStream {
       return
     }
     this.streams.add(client)
-    ws.on('pong', () => {
-      client.alive = true
-    })
     ws.on('message', (data, isBinary) => {
       client.receive(isBinary ? '' : data.toString())
     })

@@ -13,6 +13,9 @@ import type { Streams } from './streams.js'
 
 /** A connection whose socket carries a WebSocket. */
 export abstract class WsConnection extends Connection {
+  /** The peer answered the last ping (RFC 6455 pong). */
+  private alive = true
+
   constructor(
     streams: Streams,
     readonly ws: WebSocket,
@@ -21,6 +24,26 @@ export abstract class WsConnection extends Connection {
     stats: StreamStats,
   ) {
     super(streams, socket, stats)
+    ws.on('pong', () => {
+      this.alive = true
+    })
+  }
+
+  /**
+   * A ping on the shared keep-alive tick; a peer that did not answer the
+   * previous one is terminated (`onTimeout` counts it). While congested its
+   * pongs are not read: the stall sweep judges it, not the ping.
+   */
+  protected ping(onTimeout: () => void): void {
+    if (!this.draining) return
+    if (!this.alive) {
+      onTimeout()
+      this.ws.terminate()
+      this.close()
+      return
+    }
+    this.alive = false
+    this.ws.ping()
   }
 
   /** Closes with 1001 (server shutdown) or 1008 (token expired, access revoked). */
