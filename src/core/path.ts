@@ -87,17 +87,21 @@ export function parseUrlPath(
   if (text.endsWith('/')) text = text.slice(0, -1)
   if (text === '') return { segments: [], starAt: -1 }
   checkCount(text, '/', maxDepth)
-  const keys = text.split('/').map((part) => {
-    try {
-      return decodeURIComponent(part)
-    } catch {
-      throw new KeelsonError(
-        Errors.BAD_PATH,
-        `The path segment "${part}" is not valid percent-encoding`,
-      )
-    }
-  })
+  const keys = text.split('/').map(decodeSegment)
   return pathOf(keys, selfKey, maxDepth)
+}
+
+/** One percent-decoded URL path segment; 400 BAD_PATH when its percent-encoding is malformed. */
+export function decodeSegment(part: string): string {
+  try {
+    return decodeURIComponent(part)
+  } catch {
+    const shown = part.length > 80 ? `${part.slice(0, 80)}…` : part
+    throw new KeelsonError(
+      Errors.BAD_PATH,
+      `The path segment "${shown}" is not valid percent-encoding`,
+    )
+  }
 }
 
 /** Parses a Signal K dot path (`navigation.speedOverGround`); `""` is the root. */

@@ -24,7 +24,7 @@ import type { ServerResponse } from 'node:http'
 import express, { type NextFunction, type Request, type Response, type Router } from 'express'
 import { Errors, KeelsonError } from '../core/errors.js'
 import { isObject, type Json } from '../core/json.js'
-import { checkKey } from '../core/path.js'
+import { checkKey, decodeSegment } from '../core/path.js'
 import { readJsonBody } from '../http/body.js'
 import type { KeelsonOptions } from '../options.js'
 import type { Principal, PrincipalOf } from '../security/principal.js'
@@ -176,14 +176,7 @@ function keysOf(path: string): string[] {
   const parts = path.split('/').slice(1)
   if (parts.length > 0 && parts[parts.length - 1] === '') parts.pop()
   if (parts.length > 8) throw new KeelsonError(Errors.NOT_FOUND, 'No endpoint this deep')
-  return parts.map((part) => {
-    try {
-      return checkKey(decodeURIComponent(part))
-    } catch (err) {
-      if (err instanceof KeelsonError) throw err
-      throw new KeelsonError(Errors.BAD_PATH, 'A path segment is not valid percent-encoding')
-    }
-  })
+  return parts.map((part) => checkKey(decodeSegment(part)))
 }
 
 /** The id of a new resource: a UUID, or a chart's own valid `identifier` (as signalk-server). */

@@ -33,7 +33,7 @@ import express, { type Request, type Response, type Router } from 'express'
 import type { Logger } from 'pino'
 import { Errors, KeelsonError } from '../core/errors.js'
 import { isObject, type Json, type JsonObject } from '../core/json.js'
-import { checkKey } from '../core/path.js'
+import { checkKey, decodeSegment } from '../core/path.js'
 import { parseJson, validateValue } from '../core/validate.js'
 import { readJsonBody } from '../http/body.js'
 import type { KeelsonOptions } from '../options.js'
@@ -303,16 +303,7 @@ function parseAddress(urlPath: string): Address {
   const parts = urlPath
     .split('/')
     .filter((part, i, all) => i > 0 && !(part === '' && i === all.length - 1))
-    .map((part) => {
-      try {
-        return decodeURIComponent(part)
-      } catch {
-        throw new KeelsonError(
-          Errors.BAD_PATH,
-          `The path segment "${part}" is not valid percent-encoding`,
-        )
-      }
-    })
+    .map(decodeSegment)
   const [scope, appid, version, ...rest] = parts
   if (scope !== 'global' && scope !== 'user') {
     throw new KeelsonError(Errors.NOT_FOUND, `${APP_DATA_PATH}/${scope ?? ''}: use global or user`)

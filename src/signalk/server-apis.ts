@@ -29,6 +29,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import express, { type Request, type Router } from 'express'
 import { Errors, KeelsonError } from '../core/errors.js'
+import { decodeSegment } from '../core/path.js'
 import type { PrincipalOf } from '../security/principal.js'
 import { REQUESTS_PATH, type Requests, replyJson } from './requests.js'
 import { ACTIVE_UNIT_PREFERENCES } from './unit-preferences.js'
@@ -163,12 +164,7 @@ export function serverApisRouter(options: ServerApisOptions): Router {
   // `use`, not a `:id` route: express would answer a malformed percent-encoding 500.
   router.use(['/plugins', '/skServer/plugins'], async (req, res, next) => {
     const match = /^\/([^/]+)\/?$/.exec(req.path)
-    let plugin: InstalledPlugin | undefined
-    try {
-      plugin = match === null ? undefined : byId.get(decodeURIComponent(match[1]!))
-    } catch {
-      throw new KeelsonError(Errors.BAD_PATH, 'The plugin id is not valid percent-encoding')
-    }
+    const plugin = match === null ? undefined : byId.get(decodeSegment(match[1]!))
     if (plugin === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) {
       next()
       return
@@ -206,12 +202,7 @@ export function serverApisRouter(options: ServerApisOptions): Router {
       next()
       return
     }
-    let id: string
-    try {
-      id = decodeURIComponent(match[1]!)
-    } catch {
-      throw new KeelsonError(Errors.BAD_PATH, 'The request id is not valid percent-encoding')
-    }
+    const id = decodeSegment(match[1]!)
     const reply = options.requests.get(id)
     if (reply !== undefined) {
       res.set('Cache-Control', 'no-store').json(replyJson(reply))
