@@ -274,3 +274,12 @@ export const PLAYBACK_RATES = Object.freeze({ min: 0.001, max: 1_000_000 })
 export function stallSweepMs(stallTimeoutMs: number): number {
   return Math.min(1000, Math.max(10, Math.floor(stallTimeoutMs / 4)))
 }
+
+/**
+ * How many slices the keep-alives of one period are sent in: one slice per
+ * tick, ticks at least 100 ms apart, at most 16 (a tick about every second
+ * at the default 15 s), so a large fan-out never meets all keep-alives at once.
+ */
+export function keepAliveSlots(keepAliveMs: number): number {
+  return Math.min(16, Math.max(1, Math.floor(keepAliveMs / 100)))
+}

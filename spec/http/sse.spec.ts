@@ -275,14 +275,51 @@ describe('SSE stream', () => {
     await start({ keepAliveMs: 15_000 })
     const client = await open('/a')
     await client.until(() => client.events.length === 1)
-    vi.advanceTimersByTime(14_999)
+    // Keep-alives go out in 16 slots (src/options.ts keepAliveSlots), ticks of ceil(15000 / 16)
+    // ms: a stream's first one comes a period after it opened, give or take that rounding.
+    vi.advanceTimersByTime(14_990)
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(client.events).toHaveLength(1)
-    vi.advanceTimersByTime(1)
+    vi.advanceTimersByTime(20)
     await client.until(() => client.events.length === 2)
     expect(client.events[1]).toEqual({ event: 'keep-alive', id: running!.keelson.tree.eventId })
-    vi.advanceTimersByTime(15_000)
+    vi.advanceTimersByTime(15_010)
     await client.until(() => client.events.length === 3)
+  })
+
+  it('spreads keep-alives over the period: streams opened at different times get theirs in different ticks', async () => {
+    // 16 slots of 100 ms (src/options.ts keepAliveSlots): one stream opened in each.
+    await start({ keepAliveMs: 1600 })
+    const streams: SseClient[] = []
+    const opened: number[] = []
+    const arrivals = new Map<SseClient, number[]>()
+    for (let i = 0; i < 16; i++) {
+      const client = await open('/a')
+      await client.until(() => client.events.length === 1)
+      const times: number[] = []
+      arrivals.set(client, times)
+      client.onEvent = (event) => {
+        if (event.event === 'keep-alive') times.push(performance.now())
+      }
+      streams.push(client)
+      opened.push(performance.now())
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    const firsts: number[] = []
+    streams.forEach((client, i) => {
+      const times = arrivals.get(client)!
+      // Each stream still gets one a period: at least one in 2 s, never two closer than a period less a tick.
+      expect(times.length).toBeGreaterThanOrEqual(1)
+      for (let k = 1; k < times.length; k++) expect(times[k]! - times[k - 1]!).toBeGreaterThan(1400)
+      // Its first keep-alive comes about a period after it opened, not at one shared tick.
+      const sinceOpen = (times.find((t) => t > opened[i]!) ?? Number.NaN) - opened[i]!
+      expect(sinceOpen).toBeGreaterThan(1300)
+      expect(sinceOpen).toBeLessThan(1900)
+      firsts.push(times[0]!)
+    })
+    // One shared tick would send all 16 within a few ms; slots spread them over the period.
+    expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThan(800)
   })
 
   it('closes a stream whose unsent bytes would pass maxConnectionBytes, before any stall timeout', async () => {

@@ -15,6 +15,8 @@ export interface SseEvent {
 
 export class SseClient {
   readonly events: SseEvent[] = []
+  /** Called with each event as it is parsed (when its arrival time matters). */
+  onEvent: ((event: SseEvent) => void) | undefined
   response!: IncomingMessage
   closed = false
   /** The last id seen in any frame, as EventSource keeps it. */
@@ -96,6 +98,7 @@ export class SseClient {
     }
     if (data.length > 0) event.data = data.join('\n')
     this.events.push(event)
+    this.onEvent?.(event)
   }
 
   private wake(): void {

@@ -61,6 +61,8 @@ export abstract class Connection {
    * token expires or its user is removed. Undefined: nobody in particular.
    */
   principal: Principal | undefined
+  /** Which of the registry's keep-alive slots serves it (src/stream/streams.ts). */
+  keepAliveSlot = 0
   private readonly queued: Buffer[] = []
   private queuedBytes = 0
   private queuedMessages = 0

@@ -1,7 +1,8 @@
 /**
  * Every open stream connection of one app, whatever its protocol, with the
  * timers they share: one keep-alive tick (SSE keep-alive events, WebSocket
- * pings), one sweep that closes connections stalled past `stallTimeoutMs`,
+ * pings) that reaches each connection once per `keepAliveMs`, a slice of
+ * them at a time, one sweep that closes connections stalled past `stallTimeoutMs`,
  * and one end-of-turn write batch (src/core/turn-batch.ts), so no
  * connection owns a timer of its own.
  */
@@ -10,7 +11,7 @@ import type { Hub } from '../core/hub.js'
 import { monotonicNow, type Scheduler } from '../core/scheduler.js'
 import type { StateTree } from '../core/state-tree.js'
 import { TurnBatch } from '../core/turn-batch.js'
-import { stallSweepMs } from '../options.js'
+import { keepAliveSlots, stallSweepMs } from '../options.js'
 import type { Connection, ConnectionLimits, EndReason } from './connection.js'
 
 /** Options of {@link Streams}. */
@@ -29,6 +30,15 @@ export class Streams {
   /** Connections whose principal's token expires. */
   private readonly expiring = new Set<Connection>()
   private readonly batch = new TurnBatch<Connection>()
+  /**
+   * The connections in keep-alive slots: one tick per `keepAliveMs / slots`
+   * serves one slot, so each connection still gets its keep-alive every
+   * `keepAliveMs`, but 100,000 streams (bench k) never take their writes
+   * all in one turn, in front of a change due to all of them.
+   */
+  private readonly keepAliveSlots: Set<Connection>[]
+  /** The slot the next tick serves. */
+  private tickSlot = 0
   private readonly keepAliveTimer: NodeJS.Timeout
   private readonly stallTimer: NodeJS.Timeout
 
@@ -44,7 +54,12 @@ export class Streams {
       maxConnectionBytes: options.maxConnectionBytes,
       maxSubscriptions: options.maxSubscriptions,
     }
-    this.keepAliveTimer = setInterval(() => this.keepAlive(), options.keepAliveMs)
+    const slots = keepAliveSlots(options.keepAliveMs)
+    this.keepAliveSlots = Array.from({ length: slots }, () => new Set<Connection>())
+    this.keepAliveTimer = setInterval(
+      () => this.keepAlive(),
+      Math.ceil(options.keepAliveMs / slots),
+    )
     this.keepAliveTimer.unref()
     this.stallTimer = setInterval(() => this.closeStalled(), stallSweepMs(options.stallTimeoutMs))
     this.stallTimer.unref()
@@ -82,6 +97,11 @@ export class Streams {
       this.byProtocol.set(connection.protocol, set)
     }
     set.add(connection)
+    // The slot served last: its first keep-alive comes a period after it opened, and streams
+    // opened over time spread over every slot.
+    const slots = this.keepAliveSlots.length
+    connection.keepAliveSlot = (this.tickSlot + slots - 1) % slots
+    this.keepAliveSlots[connection.keepAliveSlot]!.add(connection)
     if (connection.principal?.expiresAt !== undefined) this.expiring.add(connection)
   }
 
@@ -138,6 +158,7 @@ export class Streams {
   /** Forgets a closed connection (called by {@link Connection.close}). */
   remove(connection: Connection): void {
     this.byProtocol.get(connection.protocol)?.delete(connection)
+    this.keepAliveSlots[connection.keepAliveSlot]?.delete(connection)
     this.congested.delete(connection)
     this.expiring.delete(connection)
   }
@@ -166,6 +187,7 @@ export class Streams {
       for (const connection of set) this.end(connection, 'shutdown')
     }
     this.byProtocol.clear()
+    for (const slot of this.keepAliveSlots) slot.clear()
     this.congested.clear()
     this.expiring.clear()
   }
@@ -184,15 +206,16 @@ export class Streams {
     }
   }
 
+  /** One slot's keep-alives: each connection's comes once per `keepAliveMs`. */
   private keepAlive(): void {
-    for (const set of this.byProtocol.values()) {
-      for (const connection of set) {
-        try {
-          connection.keepAlive()
-        } catch (err) {
-          this.log.error({ err }, 'stream keep-alive failed')
-          connection.destroy()
-        }
+    const slot = this.keepAliveSlots[this.tickSlot]!
+    this.tickSlot = (this.tickSlot + 1) % this.keepAliveSlots.length
+    for (const connection of slot) {
+      try {
+        connection.keepAlive()
+      } catch (err) {
+        this.log.error({ err }, 'stream keep-alive failed')
+        connection.destroy()
       }
     }
   }
