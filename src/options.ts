@@ -149,6 +149,16 @@ export interface KeelsonOptions {
   clusterSnapshotMs: number
   /** Cluster mode: the prefix of the Redis keys of one cluster. Default `keelson`. */
   clusterKey: string
+  /**
+   * How long an SSE resume whose event id this tree has not reached yet
+   * waits for it, ms (src/core/revision-wait.ts). Only a cluster replica
+   * reaches such an id later (the client read it from a node ahead of this
+   * one): 0 here, a reset at once; a cluster node (startClusterNode) waits
+   * {@link DEFAULTS}.clusterResumeWaitMs, 5000.
+   */
+  resumeWaitMs: number
+  /** What a cluster node sets {@link resumeWaitMs} to unless told otherwise, ms. */
+  clusterResumeWaitMs: number
   /** Resources one type of the v2 resources API may hold (SPEC §11). Default 10000. */
   maxResourcesPerType: number
   /** Bytes (as JSON) all resources of the v2 resources API may hold together. Default 32 MiB. */
@@ -233,6 +243,8 @@ export const DEFAULTS: Readonly<KeelsonOptions> = Object.freeze({
   maxResourceTypes: 32,
   clusterSnapshotMs: 10_000,
   clusterKey: 'keelson',
+  resumeWaitMs: 0,
+  clusterResumeWaitMs: 5000,
   maxTimeTravel: 64,
   coursePeriodMs: 1000,
 })

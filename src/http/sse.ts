@@ -17,6 +17,7 @@ import type { Socket } from 'node:net'
 import { parseEventId } from '../core/event-id.js'
 import type { ScopedUpdate } from '../core/hub.js'
 import type { TreePath } from '../core/path.js'
+import { RevisionWaits } from '../core/revision-wait.js'
 import type { StateTree } from '../core/state-tree.js'
 import { FULL_VIEW, readThrough, type View } from '../core/view.js'
 import type { Principal } from '../security/principal.js'
@@ -40,6 +41,8 @@ export interface StreamRequest {
 export interface SseOptions {
   /** Take streams out of node's HTTP server once their head is out (./detach.ts). Default true. */
   detachStreams: boolean
+  /** How long a resume from an id this tree has not reached yet waits for it, ms (0: reset at once). */
+  resumeWaitMs: number
 }
 
 /** Response headers of every stream. */
@@ -106,6 +109,8 @@ export function openEventStream(
 export class SseTransport {
   readonly stats: StreamStats = { eventsSent: 0, bytesSent: 0, coalesced: 0, stalledClosed: 0 }
   private readonly tree: StateTree
+  /** Resumes waiting for a revision this replica has not reached yet. */
+  private readonly waits: RevisionWaits
   private keepAliveCache: KeepAliveFrames | undefined
   /** Build the connection-independent frames of an update; one function each, no closure per event. */
   private readonly buildRaw: (update: ScopedUpdate) => Buffer
@@ -117,6 +122,9 @@ export class SseTransport {
   ) {
     const tree = streams.tree
     this.tree = tree
+    this.waits = new RevisionWaits(tree, streams.scheduler, (err) =>
+      streams.log.error({ err }, 'opening a stream after its wait failed'),
+    )
     this.buildRaw = (update) =>
       Buffer.from(`id: ${tree.idOf(update.rev)}\ndata: ${update.patchJson}\n\n`)
     this.buildChunked = (update) => chunk(update.frame(FRAME_RAW, this.buildRaw))
@@ -161,7 +169,23 @@ export class SseTransport {
    * snapshot or the resume, then live patches.
    */
   open(req: IncomingMessage, res: ServerResponse, request: StreamRequest): void {
-    this.connect(req, res, request.principal, (connection) => this.follow(connection, request))
+    const open = () =>
+      this.connect(req, res, request.principal, (connection) => this.follow(connection, request))
+    // An id of this epoch this replica has not reached yet: the client comes from a node ahead
+    // of this one (SPEC §9); its resume waits for the id rather than getting a reset.
+    const ahead =
+      request.lastEventId === undefined
+        ? undefined
+        : parseEventId(request.lastEventId, this.tree.epoch)
+    if (ahead === undefined || ahead <= this.tree.rev || this.options.resumeWaitMs <= 0) {
+      open()
+      return
+    }
+    const cancel = this.waits.wait(ahead, this.options.resumeWaitMs, () => {
+      res.off('close', cancel)
+      if (!res.destroyed) open()
+    })
+    res.on('close', cancel)
   }
 
   /**
