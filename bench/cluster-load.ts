@@ -11,9 +11,6 @@
  *   node with `Last-Event-ID`; reports the time from the kill until each
  *   client had its catch-up event, resets, and whether every fold ends
  *   equal to the node's GET at the client's last id.
- * - `run-k`: many idle SSE clients (one socket each, up to its file limit),
- *   each recording the latency of the one change the bench writes, against
- *   the machine's wall clock (the writer is another process).
  */
 import { connect, type Socket } from 'node:net'
 import { Histogram, round } from './lib/histogram.js'
@@ -21,7 +18,7 @@ import { type JsonValue, jsonEqual, mergePatch } from './lib/merge-patch.js'
 import { monoMs } from './lib/mono-clock.js'
 import { type Injector, type InjectResult, openInjector } from './load/injector.js'
 import { openSse, type StreamClient } from './load/stream-clients.js'
-import { scanValues, Tally } from './load/tally.js'
+import { Tally } from './load/tally.js'
 
 type Message = Record<string, unknown> & { type: string }
 
@@ -328,75 +325,6 @@ async function killPhase(
 
 // ---- (k) ----------------------------------------------------------------------------------------
 
-/** The machine's wall clock in ms to the microsecond, comparable across processes. */
-function wallMs(): number {
-  return performance.timeOrigin + performance.now()
-}
-
-interface RunK {
-  ports: number[]
-  clients: number
-  path: string
-  /** How long connecting may take, ms: the run goes on with the streams open by then. */
-  connectMs: number
-}
-
-async function runK(config: RunK, next: (type: string) => Promise<Message>): Promise<void> {
-  const tally = new Tally()
-  const sockets: Socket[] = []
-  const t0 = performance.now()
-  const connectBy = Date.now() + config.connectMs
-  const failures = await inParallel(
-    config.clients,
-    (i) => {
-      return new Promise<void>((resolve, reject) => {
-        const port = config.ports[i % config.ports.length]!
-        const socket = connect({ port, host: '127.0.0.1' })
-        let open = false
-        const carry = { from: 0 }
-        socket.on('connect', () =>
-          socket.write(
-            `GET ${config.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`,
-          ),
-        )
-        socket.on('data', (bytes: Buffer) => {
-          if (!open) {
-            open = true
-            if (bytes.toString('latin1', 0, 12) !== 'HTTP/1.1 200') {
-              socket.destroy()
-              reject(new Error('refused'))
-              return
-            }
-            sockets.push(socket)
-            resolve()
-          }
-          scanValues(bytes, tally, wallMs(), carry)
-        })
-        socket.on('error', (err) => {
-          if (!open) reject(err)
-        })
-      })
-    },
-    connectBy,
-  )
-  send({
-    type: 'connected',
-    clients: sockets.length,
-    failures,
-    connectMs: round(performance.now() - t0),
-  })
-  const { since } = await next('since')
-  tally.since = Number(since)
-  const { waitMs } = await next('collect')
-  const deadline = Date.now() + Number(waitMs)
-  while (tally.delivered < sockets.length && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  const summary = tally.latency.summary()
-  send({ type: 'k-result', clients: sockets.length, delivered: tally.delivered, ...summary })
-  for (const s of sockets) s.destroy()
-}
-
 // ---- IPC ----------------------------------------------------------------------------------------
 
 const inbox: Message[] = []
@@ -424,7 +352,7 @@ try {
       next('go').then(() => undefined),
     )
   else if (first.type === 'kill-open') await killPhase(first as unknown as KillOpen, next)
-  else await runK(first as unknown as RunK, next)
+  else throw new Error(`unknown run ${first.type}`)
 } catch (err) {
   send({ type: 'error', message: (err as Error).message })
 }

@@ -47,7 +47,8 @@ server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo
   process.send?.({ type: 'ready', port, rev: keelson.tree.rev })
 })
-process.on('message', (m: { type?: string }) => {
+process.on('message', (m: { type?: string; dir?: string; ms?: number }) => {
+  if (m.type === 'profile') void profile(m.dir!, m.ms!)
   if (m.type === 'stats') {
     process.send?.({
       type: 'stats',
@@ -70,3 +71,18 @@ function shutdown(): void {
 process.on('SIGTERM', shutdown)
 process.on('SIGINT', shutdown)
 process.on('disconnect', shutdown)
+
+/** Writes a CPU profile of the next `ms` to `dir` (BENCH_PROFILE in bench/cluster.ts). */
+async function profile(dir: string, ms: number): Promise<void> {
+  const { Session } = await import('node:inspector/promises')
+  const { writeFile } = await import('node:fs/promises')
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.setSamplingInterval', { interval: 200 })
+  await session.post('Profiler.start')
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  const { profile } = await session.post('Profiler.stop')
+  await writeFile(`${dir}/node-${process.pid}.cpuprofile`, JSON.stringify(profile))
+  session.disconnect()
+}

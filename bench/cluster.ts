@@ -25,14 +25,15 @@ import { round } from './lib/histogram.js'
 import { monoMs } from './lib/mono-clock.js'
 import { sampleProc } from './lib/proc-stats.js'
 import { type Child, startTsChild } from './lib/spawn.js'
+import type { IdleWorkerConfig } from './load/idle-worker.js'
 import type { Row } from './report.js'
 import type { ClusterScaleScenario, ClusterScenario } from './scenarios.js'
 
 const MB = 1024 * 1024
 /** Every path the injector writes is under it: each change reaches every client. */
 const STREAM_PATH = '/signalk/v1/api/vessels/self'
-/** Clients per load process: under the 20,000 files a process may open here. */
-const CLIENTS_PER_LOADER = 17_000
+/** (k): connects started per second over all workers, as (g) paces them (no SYN-flood look). */
+const K_CONNECT_RATE = 2500
 
 /** Sizes of (j). */
 export interface ClusterJSizes {
@@ -250,63 +251,74 @@ export async function runClusterJ(
   }
 }
 
-/** (k): S idle streams over the nodes, one change, its delivery to all, RSS per stream. */
+/**
+ * (k): S idle streams over the nodes, one change written to node 0, its
+ * delivery to all, RSS per stream. The streams are opened by (g)'s idle
+ * workers (load/idle-worker.ts), one per node with its own 127.0.0.x source
+ * address; the change carries its send time on the workers' clock
+ * (CLOCK_MONOTONIC, lib/mono-clock.ts), and the quantiles are exact over
+ * every stream.
+ */
 export async function runClusterK(sizes: ClusterKSizes): Promise<Record<string, number>> {
   const redis = await startRedis({ durable: false })
-  const loaders: Child[] = []
+  const workers: Child[] = []
   let nodes: Node[] = []
   try {
     nodes = await startNodes(sizes.nodes, redis, `k${Date.now()}`)
     const before = await Promise.all(nodes.map(memoryAfterGc))
-    const count = Math.ceil(sizes.streams / CLIENTS_PER_LOADER)
     const t0 = performance.now()
-    for (let i = 0; i < count; i++) {
-      const load = startTsChild(`cluster k load ${i}`, 'cluster-load.ts', [])
-      loaders.push(load)
-      const share = Math.floor(sizes.streams / count) + (i < sizes.streams % count ? 1 : 0)
-      load.send({
-        type: 'run-k',
-        ports: nodes.map((n) => n.port),
-        clients: share,
+    nodes.forEach((node, i) => {
+      const worker = startTsChild(`cluster k worker ${i}`, 'load/idle-worker.ts', [])
+      workers.push(worker)
+      const config: IdleWorkerConfig = {
+        port: node.port,
         path: STREAM_PATH,
-        connectMs: sizes.connectMs,
-      })
-    }
-    let streams = 0
-    let failures = 0
-    for (const load of loaders) {
-      const connected = await load.next('connected', sizes.connectMs + 60_000)
-      streams += connected.clients as number
-      failures += connected.failures as number
-    }
+        clients:
+          Math.floor(sizes.streams / nodes.length) + (i < sizes.streams % nodes.length ? 1 : 0),
+        localAddress: `127.0.0.${2 + i}`,
+        rate: K_CONNECT_RATE / nodes.length,
+        concurrency: 64,
+        connectTimeoutMs: 20_000,
+      }
+      worker.send({ type: 'run', config })
+    })
+    const connected = await Promise.all(
+      workers.map((w) => w.next('connected', sizes.connectMs + 60_000)),
+    )
+    const streams = connected.reduce((n, c) => n + (c.clients as number), 0)
+    const failures = connected.reduce(
+      (n, c) => n + Object.values(c.failures as Record<string, number>).reduce((a, b) => a + b, 0),
+      0,
+    )
     const connectS = (performance.now() - t0) / 1000
     const after = await Promise.all(nodes.map(memoryAfterGc))
-    const since = performance.timeOrigin + performance.now()
-    for (const load of loaders) load.send({ type: 'since', since: since - 1 })
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    const value = performance.timeOrigin + performance.now()
+    const since = monoMs()
+    for (const w of workers) w.send({ type: 'arm', since, timeoutMs: sizes.waitMs })
+    await Promise.all(workers.map((w) => w.next('armed', 10_000)))
+    // BENCH_PROFILE=DIR: each node writes a CPU profile of the next 5 s (the fan-out) there.
+    if (process.env.BENCH_PROFILE)
+      for (const node of nodes)
+        node.child.send({ type: 'profile', dir: process.env.BENCH_PROFILE, ms: 5000 })
     const res = await fetch(
       `http://127.0.0.1:${nodes[0]!.port}/signalk/v1/api/vessels/self/navigation`,
       {
         method: 'PATCH',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ speedOverGround: { value: round(value, 3) } }),
+        body: JSON.stringify({ speedOverGround: { value: round(monoMs(), 3) } }),
       },
     )
     if (res.status !== 200) throw new Error(`the write was answered ${res.status}`)
-    for (const load of loaders) load.send({ type: 'collect', waitMs: sizes.waitMs })
-    let delivered = 0
-    let p50 = 0
-    let p99 = 0
-    let max = 0
-    for (const load of loaders) {
-      const result = await load.next('k-result', sizes.waitMs + 30_000)
-      delivered += result.delivered as number
-      // Each loader's quantiles; the worst of them bounds the quantile over all streams.
-      p50 = Math.max(p50, result.p50 as number)
-      p99 = Math.max(p99, result.p99 as number)
-      max = Math.max(max, result.max as number)
-    }
+    const delivered = await Promise.all(
+      workers.map((w) => w.next('delivered', sizes.waitMs + 10_000)),
+    )
+    // Per node, so a node that lags the others (the writer's, one given less of a core) shows.
+    const perNode = delivered.map((d) => (d.latencies as number[]).slice().sort((a, b) => a - b))
+    const latencies = perNode.flat().sort((a, b) => a - b)
+    console.error(
+      `  (k) per node p50/p99/max ms: ${perNode
+        .map((xs) => [0.5, 0.99, 1].map((q) => round(quantile(xs, q))).join('/'))
+        .join(', ')}`,
+    )
     const sum = (xs: number[]) => xs.reduce((total, x) => total + x, 0)
     const rssGrowth = sum(after.map((m, i) => m.rss - before[i]!.rss))
     const heapGrowth = sum(after.map((m, i) => m.heap - before[i]!.heap))
@@ -316,10 +328,10 @@ export async function runClusterK(sizes: ClusterKSizes): Promise<Record<string, 
       streams,
       connectFailures: failures,
       connectS: round(connectS, 1),
-      delivered,
-      p50,
-      p99,
-      max,
+      delivered: latencies.length,
+      p50: round(quantile(latencies, 0.5)),
+      p99: round(quantile(latencies, 0.99)),
+      max: round(quantile(latencies, 1)),
       rssPerNodeMB: round(Math.max(...after.map((m) => m.rss)) / MB, 1),
       // RSS growth understates when the start-up's freed pages are reused; the total RSS over
       // the streams (node base included) bounds it from above, the heap growth from below.
@@ -328,10 +340,17 @@ export async function runClusterK(sizes: ClusterKSizes): Promise<Record<string, 
       totalRssKibPerStream: round(sum(after.map((m) => m.rss)) / streams / 1024, 2),
     }
   } finally {
-    await Promise.all(loaders.map((l) => l.stop(2000)))
+    // The nodes first: they close the streams, so the TIME_WAITs are on their side.
     await stopAll(nodes)
+    await Promise.all(workers.map((w) => w.stop(2000)))
     await redis.close()
   }
+}
+
+/** The `q` quantile of sorted `xs` (nearest rank); NaN when empty. */
+function quantile(xs: number[], q: number): number {
+  if (xs.length === 0) return Number.NaN
+  return xs[Math.min(xs.length - 1, Math.max(0, Math.ceil(q * xs.length) - 1))]!
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
