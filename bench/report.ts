@@ -35,6 +35,9 @@ const COLUMNS: Record<string, [string, string][]> = {
     ['cpuUsPerEvent', 'CPU µs/event'],
     ['peakRssMB', 'peak RSS MB'],
     ['loadCpu', 'load-gen CPU %'],
+    ['gcMinorMs', 'minor GC ms'],
+    ['gcMinorMaxMs', 'longest minor GC ms'],
+    ['gcMajorMaxMs', 'longest major GC ms'],
   ],
   idle: [
     ['clients', 'streams'],

@@ -48,11 +48,13 @@ export function runStream(
       }
       load.send({ type: 'run', config })
       const connected = await load.next('connected', CONNECT_TIMEOUT_MS)
+      const gcCounted = await startGcStats(server)
       load.send({ type: 'go' })
       await load.next('started', 30_000)
       const s0 = sampleProc(server.child.pid)
       await load.next('injected', scenario.durationMs + 30_000)
       const s1 = sampleProc(server.child.pid)
+      const gc = gcCounted ? await readGcStats(server) : undefined
       const result = await load.next('result', scenario.drainMs + 30_000)
       const latency = result.latency as { p50: number; p99: number; max: number }
       const serverCpu = s0 && s1 ? round(cpuPercent(s0, s1), 1) : Number.NaN
@@ -75,11 +77,38 @@ export function runStream(
         cpuUsPerEvent: round((serverCpu / 100 / (result.eventsPerSec as number)) * 1e6, 3),
         peakRssMB: round((sampleProc(server.child.pid)?.peakRss ?? Number.NaN) / MB, 1),
         loadCpu: result.loadCpu as number,
+        // The server's GC pauses while the changes were written (lib/gc-stats.ts).
+        gcMinorMs: gc ? round(gc.minor.totalMs, 1) : Number.NaN,
+        gcMinorMaxMs: gc ? round(gc.minor.maxMs, 1) : Number.NaN,
+        gcMajorMs: gc ? round(gc.major.totalMs, 1) : Number.NaN,
+        gcMajorMaxMs: gc ? round(gc.major.maxMs, 1) : Number.NaN,
       }
     } finally {
       await load.stop()
     }
   })
+}
+
+interface GcPauses {
+  totalMs: number
+  maxMs: number
+}
+
+/** Starts counting the server's GC pauses; false for a server that does not count them (signalk-server). */
+async function startGcStats(server: Running): Promise<boolean> {
+  server.child.send({ type: 'gc-stats-start' })
+  try {
+    await server.child.next('gc-stats-started', 2000)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function readGcStats(server: Running): Promise<{ minor: GcPauses; major: GcPauses }> {
+  server.child.send({ type: 'gc-stats-read' })
+  const stats = await server.child.next('gc-stats', 10_000)
+  return { minor: stats.minor as GcPauses, major: stats.major as GcPauses }
 }
 
 /** Scenario (d): N idle streams; the server's RSS growth per stream, both read after a full GC. */

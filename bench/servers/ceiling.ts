@@ -8,6 +8,7 @@
  */
 import { createServer } from 'node:http'
 import '../lib/gc-on-signal.js'
+import '../lib/gc-stats.js'
 import '../lib/loop-delay.js'
 import type { AddressInfo, Socket } from 'node:net'
 
