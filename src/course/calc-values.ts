@@ -48,6 +48,9 @@ export interface CourseCalculation {
   readonly passedPerpendicular: boolean
 }
 
+/** The `$source` of the calculated values, signalk-server's course-calculations plugin's. */
+export const CALC_SOURCE = 'course-provider'
+
 /** The calculation method (the plugin's default; Rhumbline is not offered). */
 export const CALC_METHOD = 'GreatCircle'
 

@@ -11,6 +11,12 @@
  * Changes are made one at a time (a queue), each written to the tree
  * before the in-memory state takes it: a write refused by the ACLs or by an
  * unavailable journal leaves the course as it was.
+ *
+ * On a cluster node ({@link CourseOptions.lease}) the tree is the course's
+ * truth: its state is read back from there (src/course/course-tree.ts), so
+ * a course set through any node is every node's, and the values are
+ * calculated by the one node that holds the lease, so they are written
+ * once per period whatever the number of nodes.
  */
 import type { Logger } from 'pino'
 import { Errors, KeelsonError } from '../core/errors.js'
@@ -25,6 +31,7 @@ import { stampDelta } from '../signalk/delta.js'
 import {
   CALC_META,
   CALC_PATHS,
+  CALC_SOURCE,
   type CourseCalculation,
   calculate,
   emptyValues,
@@ -38,6 +45,7 @@ import {
   courseDelta,
   NO_COURSE,
 } from './course-info.js'
+import { CourseInTree } from './course-tree.js'
 import { isPosition, type Position } from './geodesy.js'
 
 /** Options of {@link Course}. */
@@ -49,12 +57,30 @@ export interface CourseOptions {
   log: Logger
   /** Period of the calculated values, ms (KeelsonOptions.coursePeriodMs, default 1000). */
   periodMs: number
-  /** The file the course is kept in across restarts; none: not kept. */
+  /** The file the course is kept in across restarts; none: not kept. Not read on a cluster node. */
   file?: string
+  /**
+   * Set on a cluster node (SPEC §9): the course state is the tree's, which
+   * every node holds alike (no `file`), and the values are calculated only
+   * while this node holds `lease`. Default none: one server, which always
+   * calculates.
+   */
+  lease?: CourseLease
 }
 
-/** The `$source` of the calculated values, signalk-server's course-calculations plugin's. */
-export const CALC_SOURCE = 'course-provider'
+/**
+ * The turn to calculate the course values, which the nodes of a cluster
+ * take one at a time (src/cluster/lease.ts): the course knows only whether
+ * it is its turn.
+ */
+export interface CourseLease {
+  /** True while this node is the one that calculates. */
+  readonly held: boolean
+  /** Gives the turn up, so that another node takes it at once, and stops asking for it. */
+  close(): Promise<void>
+}
+
+export { CALC_SOURCE } from './calc-values.js'
 
 /** The route actions of `PUT .../course/activeRoute/<action>`. */
 export const ROUTE_ACTIONS: ReadonlySet<string> = new Set([
@@ -79,6 +105,8 @@ export class Course {
   private closed = false
   private metaWritten = false
   private readonly file: CourseFile | undefined
+  /** Set on a cluster node: the course as the tree holds it, the state every node shares. */
+  private readonly shared: CourseInTree | undefined
   private readonly tree: StateTree
   /** The scheduler's task: a failure is logged and the next calculation armed, never thrown into the heap's loop. */
   private readonly tick = {
@@ -97,6 +125,13 @@ export class Course {
     private readonly options: CourseOptions,
   ) {
     this.tree = port.tree
+    if (options.lease !== undefined) {
+      this.shared = new CourseInTree(this.tree)
+      this.file = undefined
+      this.arm()
+      return
+    }
+    this.shared = undefined
     if (options.file !== undefined) {
       this.file = new CourseFile(options.file, options.log)
       const kept = this.file.read()
@@ -116,15 +151,16 @@ export class Course {
 
   /** The course state, as `GET .../navigation/course` answers it. */
   get state(): CourseInfo {
-    return this.info
+    return this.current()
   }
 
   /** The last calculated values, nested as signalk-server answers `GET .../course/calcValues`. */
   calcValues(): JsonObject {
-    if (this.info.nextPoint === null) {
+    if (this.current().nextPoint === null) {
       throw new KeelsonError(Errors.COURSE_NOT_ACTIVE, 'No active destination')
     }
-    const values = this.last?.values ?? emptyValues()
+    // On a cluster node another node may be the one calculating: the tree has its values.
+    const values = this.shared?.values() ?? this.last?.values ?? emptyValues()
     const out: JsonObject = {}
     for (const path of CALC_PATHS) {
       const dot = path.indexOf('.')
@@ -294,12 +330,22 @@ export class Course {
     return this.change(authorize, (info) => ({ ...NO_COURSE, arrivalCircle: info.arrivalCircle }))
   }
 
-  /** Stops the calculations and waits for the course file's last write. */
-  close(): Promise<void> {
+  /** Stops the calculations, gives the lease up and waits for the course file's last write. */
+  async close(): Promise<void> {
     this.closed = true
     this.options.scheduler.cancel(this.timer)
     this.timer = undefined
-    return this.file?.flush() ?? Promise.resolve()
+    await Promise.all([this.file?.flush(), this.options.lease?.close()])
+  }
+
+  /** The course state: this server's, or on a cluster node the tree's. */
+  private current(): CourseInfo {
+    return this.shared?.state() ?? this.info
+  }
+
+  /** True when the tree holds calculated values (to be emptied when the course ends). */
+  private holdsValues(): boolean {
+    return this.shared?.holdsValues() ?? this.calculated
   }
 
   /**
@@ -313,9 +359,9 @@ export class Course {
   ): Promise<void> {
     const run = async (): Promise<void> => {
       if (this.closed) throw new KeelsonError(Errors.UNAVAILABLE, 'The server is shutting down')
-      const next = make(this.info)
+      const next = make(this.current())
       const delta = courseDelta(next)
-      const ending = next.nextPoint === null && this.calculated
+      const ending = next.nextPoint === null && this.holdsValues()
       if (ending) appendValues(delta, emptyValues())
       await this.port.submit(this.operation(delta), authorize && this.courseOnly(authorize))
       this.take(next)
@@ -330,6 +376,11 @@ export class Course {
   }
 
   private take(next: CourseInfo): void {
+    if (this.shared !== undefined) {
+      // The tree holds it now; the node holding the lease calculates at once.
+      this.arm(true)
+      return
+    }
     this.info = next
     // Values of the course before: the calculation armed below gives the new ones.
     this.last = undefined
@@ -338,38 +389,40 @@ export class Course {
     this.arm(true)
   }
 
-  /** Arms the next calculation (`now`: at once) while a course is active; none otherwise. */
+  /**
+   * Arms the next calculation (`now`: at once) while a course is active;
+   * none otherwise. On a cluster node it is always armed: another node may
+   * set a course, or hand this one the lease.
+   */
   private arm(now = false): void {
     const scheduler = this.options.scheduler
-    if (now || this.closed || this.info.nextPoint === null) {
+    const idle = this.closed || (this.shared === undefined && this.info.nextPoint === null)
+    if (now || idle) {
       scheduler.cancel(this.timer)
       this.timer = undefined
     }
-    if (this.closed || this.info.nextPoint === null || this.timer?.pending) return
+    if (idle || this.timer?.pending) return
     this.timer = scheduler.at(monotonicNow() + (now ? 0 : this.options.periodMs), this.tick)
   }
 
   /** One calculation: the values written, and a route advanced on arrival. */
   private calculate(): void {
     this.timer = undefined
-    if (this.closed || this.info.nextPoint === null) return
-    const info = this.info
+    if (this.closed) return
+    const info = this.current()
+    if (info.nextPoint === null || this.options.lease?.held === false) {
+      if (this.shared === undefined) return
+      // Values a node calculated as another cleared the course may land after the clear: emptied here.
+      if (info.nextPoint === null && this.options.lease?.held === true && this.holdsValues()) {
+        this.writeValues(undefined)
+      }
+      this.arm()
+      return
+    }
     this.follow(info)
     const route = info.activeRoute === null ? undefined : this.sailedPoints(info.activeRoute)
     const result = calculate(info, this.navigation(), Date.now(), route)
-    try {
-      if (result !== undefined) {
-        this.write(result.values)
-        this.last = result
-        this.calculated = true
-      } else if (this.calculated) {
-        this.write(emptyValues())
-        this.last = undefined
-        this.calculated = false
-      }
-    } catch (err) {
-      this.options.log.warn({ err }, 'the course values could not be written')
-    }
+    if (result !== undefined || this.holdsValues()) this.writeValues(result)
     this.arm()
     const active = info.activeRoute
     if (
@@ -465,6 +518,17 @@ export class Course {
     }).catch((err) =>
       this.options.log.warn({ err }, 'the route could not advance to its next point'),
     )
+  }
+
+  /** Writes the values of `result`, or empties them (undefined); a refusal is logged. */
+  private writeValues(result: CourseCalculation | undefined): void {
+    try {
+      this.write(result?.values ?? emptyValues())
+      this.last = result
+      this.calculated = result !== undefined
+    } catch (err) {
+      this.options.log.warn({ err }, 'the course values could not be written')
+    }
   }
 
   private write(values: Readonly<Record<string, Json>>): void {

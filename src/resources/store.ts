@@ -5,11 +5,17 @@
  * kept on disk (src/resources/files.ts) and copied into the tree
  * (src/resources/tree-copy.ts) so every stream sees each change.
  *
- * The store is the truth of what is saved. A write goes to the tree first,
- * through the write port with the writer's ACL check, and is awaited; then
- * the file is written; when the file cannot be written the tree is put back
- * and the write refused, so a refused write leaves nothing applied. Writes
- * are applied one at a time.
+ * On one server the store is the truth of what is saved. A write goes to
+ * the tree first, through the write port with the writer's ACL check, and
+ * is awaited; then the file is written; when the file cannot be written the
+ * tree is put back and the write refused, so a refused write leaves nothing
+ * applied. Writes are applied one at a time.
+ *
+ * On a cluster node ({@link ResourceStoreOptions.replicated}) the tree is
+ * the truth: a write is only the tree write (appended to the cluster's log
+ * and applied by every node), no file is read or written, and the store is
+ * read back from the tree (src/resources/mirror.ts), so every node serves
+ * what any node saved, and a node started late what the cluster holds.
  *
  * Other parts read it: the course API resolves a destination's `href` with
  * {@link ResourceStore.resolve}.
@@ -26,6 +32,7 @@ import type { Authorize, WritePort } from '../core/write-port.js'
 import type { KeelsonOptions } from '../options.js'
 import { type CustomType, ResourceFiles } from './files.js'
 import { type ListQuery, passes } from './filter.js'
+import { type Entry, TreeMirror, TYPE_META } from './mirror.js'
 import { checkId, checkResource, isValidId } from './schema.js'
 import { type Copy, TreeCopy } from './tree-copy.js'
 
@@ -71,11 +78,6 @@ export function parseHref(href: unknown): ResourceRef | undefined {
   }
 }
 
-/** One stored resource: its value and last change, and its size as JSON (counted against `maxResourceBytes`). */
-interface Entry extends Copy {
-  readonly bytes: number
-}
-
 /** Options of {@link ResourceStore}. */
 export type ResourceStoreOptions = Pick<
   KeelsonOptions,
@@ -90,6 +92,12 @@ export type ResourceStoreOptions = Pick<
    * writes of its own at start-up would put it out of step with the others.
    */
   readonly syncTree?: boolean
+  /**
+   * A cluster node (SPEC §9): the tree, which every node holds alike, is
+   * the truth of the resources and custom types; `dir` is neither read nor
+   * written. Default false.
+   */
+  readonly replicated?: boolean
   readonly log?: Logger
 }
 
@@ -100,26 +108,38 @@ export class ResourceStore {
   private readonly custom: CustomType[] = []
   private readonly files: ResourceFiles | undefined
   private readonly copy: TreeCopy
+  /** Set on a cluster node: the store is read from the tree. */
+  private readonly mirror: TreeMirror | undefined
   private totalBytes = 0
   /** The last write in progress: writes run one after another. */
   private tail: Promise<unknown> = Promise.resolve()
 
   /**
    * Opens the store, reading what `options.dir` holds (synchronously: at
-   * start-up) and writing it into the tree through `writes`.
+   * start-up) and writing it into the tree through `writes`; on a cluster
+   * node, reading the tree instead and writing nothing.
    */
   constructor(
     writes: WritePort,
     private readonly options: ResourceStoreOptions,
   ) {
     this.copy = new TreeCopy(writes, options.log)
-    this.files = options.dir === undefined ? undefined : new ResourceFiles(options.dir)
     for (const type of STANDARD_TYPES) this.byType.set(type, new Map())
+    if (options.replicated === true) {
+      this.files = undefined
+      this.mirror = new TreeMirror(writes.tree, STANDARD_TYPES, options.maxResourceTypes, (name) =>
+        TYPE_NAME.test(name),
+      )
+      return
+    }
+    this.mirror = undefined
+    this.files = options.dir === undefined ? undefined : new ResourceFiles(options.dir)
     this.load()
   }
 
   /** The resource `id` of `type`, or undefined. Do not mutate it: it is the stored object. */
   get(type: string, id: string): JsonObject | undefined {
+    this.refresh()
     return this.byType.get(type)?.get(id)?.value
   }
 
@@ -137,11 +157,13 @@ export class ResourceStore {
 
   /** The types served: the five standard ones, then the registered custom types. */
   types(): string[] {
+    this.refresh()
     return [...this.byType.keys()]
   }
 
   /** True when `type` is served. */
   has(type: string): boolean {
+    this.refresh()
     return this.byType.has(type)
   }
 
@@ -152,6 +174,7 @@ export class ResourceStore {
 
   /** The registered custom types with their descriptions. */
   customTypes(): readonly CustomType[] {
+    this.refresh()
     return this.custom
   }
 
@@ -202,13 +225,22 @@ export class ResourceStore {
    * {@link KeelsonError}, nothing applied.
    */
   async set(type: string, id: string, value: Json, authorize?: Authorize): Promise<boolean> {
-    const entries = this.entries(type)
-    checkId(type, id, STANDARD_TYPES.includes(type))
+    this.entries(type)
+    const standard = STANDARD_TYPES.includes(type)
+    checkId(type, id, standard)
+    if (this.mirror !== undefined && !standard && id === TYPE_META) {
+      throw new KeelsonError(
+        Errors.BAD_RESOURCE_ID,
+        `Invalid resource id provided ("${TYPE_META}"): in a cluster it holds the type's description`,
+      )
+    }
     const body = isObject(value) ? (stripNulls(value) as JsonObject) : value
     checkResource(type, body)
     const text = JSON.stringify(body)
     const bytes = Buffer.byteLength(text)
     return this.serial(async () => {
+      // Read again in turn: a write queued before this one may have changed the store.
+      const entries = this.entries(type)
       const before = entries.get(id)
       if (before === undefined && entries.size >= this.options.maxResourcesPerType) {
         throw new KeelsonError(
@@ -224,6 +256,8 @@ export class ResourceStore {
       }
       const entry: Entry = { value: body, timestamp: new Date().toISOString(), bytes }
       await this.copy.set(type, id, entry, authorize)
+      // On a cluster node the tree write is the whole write: the store reads it back from there.
+      if (this.mirror !== undefined) return before === undefined
       if (this.files !== undefined) {
         try {
           await this.files.write(type, id, text)
@@ -244,11 +278,21 @@ export class ResourceStore {
    * its file cannot be removed (then nothing is removed).
    */
   async delete(type: string, id: string, authorize?: Authorize): Promise<void> {
-    const entries = this.entries(type)
+    this.entries(type)
     return this.serial(async () => {
+      const entries = this.entries(type)
       const before = entries.get(id)
       if (before === undefined) throw notFound(type, id)
-      await this.copy.remove(type, id, authorize)
+      try {
+        await this.copy.remove(type, id, authorize)
+      } catch (err) {
+        // On a cluster node another node's delete may have come first in the log.
+        if (err instanceof KeelsonError && err.kind === Errors.PATH_NOT_FOUND) {
+          throw notFound(type, id)
+        }
+        throw err
+      }
+      if (this.mirror !== undefined) return
       if (this.files !== undefined) {
         try {
           await this.files.remove(type, id)
@@ -277,6 +321,7 @@ export class ResourceStore {
       )
     }
     return this.serial(async () => {
+      this.refresh()
       const lower = name.toLowerCase()
       if (this.types().some((t) => t.toLowerCase() === lower)) {
         throw new KeelsonError(Errors.RESOURCE_TYPE_EXISTS, `Collection already exists! (${name})`)
@@ -289,6 +334,11 @@ export class ResourceStore {
       }
       this.copy.authorizeType(name, authorize)
       const type = { name, description: description.slice(0, 1024) }
+      if (this.mirror !== undefined) {
+        // Registered in the tree, so on every node; unregistering removes it, resources and all.
+        await this.copy.describe(name, type.description)
+        return
+      }
       if (this.files !== undefined) {
         try {
           this.files.ensureTypeSync(name)
@@ -318,6 +368,7 @@ export class ResourceStore {
     return this.serial(async () => {
       const entries = this.entries(name)
       await this.copy.remove(name, undefined, authorize)
+      if (this.mirror !== undefined) return
       const custom = this.custom.filter((t) => t.name !== name)
       if (this.files !== undefined) {
         try {
@@ -341,7 +392,15 @@ export class ResourceStore {
     return run
   }
 
+  /** On a cluster node, brings the store in step with the tree (cheap when nothing changed). */
+  private refresh(): void {
+    if (this.mirror !== undefined) {
+      this.totalBytes = this.mirror.sync({ byType: this.byType, custom: this.custom })
+    }
+  }
+
   private entries(type: string): Map<string, Entry> {
+    this.refresh()
     const entries = this.byType.get(type)
     if (entries === undefined) {
       throw new KeelsonError(

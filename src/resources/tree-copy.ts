@@ -64,6 +64,16 @@ export class TreeCopy {
     else authorize?.(rootPatch(path.segments, null), operation)
   }
 
+  /**
+   * Writes a custom type's description into the tree
+   * (`resources.<type>.meta.description`): on a cluster node this is the
+   * type's registration, which every node reads back (src/resources/mirror.ts).
+   */
+  async describe(type: string, description: string): Promise<void> {
+    const segments = [...this.path(type).segments, 'meta']
+    await this.writes.submit({ kind: 'merge', path: segments, value: { description } })
+  }
+
   /** Throws unless `authorize` lets the writer create `resources.<type>` (a new type). */
   authorizeType(type: string, authorize?: Authorize): void {
     const segments = this.path(type).segments
@@ -164,6 +174,22 @@ export class TreeCopy {
       ? [longitude, latitude]
       : undefined
   }
+}
+
+/**
+ * What `source` last wrote to a leaf of the tree, with its timestamp: the
+ * leaf's own value when that source wrote last, else its entry in the
+ * leaf's `values` (another source wrote the path since); undefined when it
+ * never wrote there. A null it wrote reads as a missing value.
+ */
+export function fromSource(
+  leaf: JsonObject,
+  source: string,
+): { readonly value: Json | undefined; readonly timestamp: Json | undefined } | undefined {
+  if (leaf.$source === source) return { value: leaf.value, timestamp: leaf.timestamp }
+  const values = leaf.values
+  const entry = isObject(values) ? values[source] : undefined
+  return isObject(entry) ? { value: entry.value, timestamp: entry.timestamp } : undefined
 }
 
 /** The delta that sets the copies of resources of one type (signalk-server's `buildDeltaMsg`). */
