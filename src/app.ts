@@ -12,7 +12,7 @@ import { Hub } from './core/hub.js'
 import { Scheduler } from './core/scheduler.js'
 import { SIGNALK_VERSION, StateTree } from './core/state-tree.js'
 import { WritePort } from './core/write-port.js'
-import { Course } from './course/course.js'
+import { Course, type CourseLease } from './course/course.js'
 import { COURSE_FILE } from './course/course-file.js'
 import { COURSE_API_PATH, courseRouter } from './course/routes.js'
 import { createApiFastPath } from './http/fast-path.js'
@@ -105,8 +105,18 @@ export interface Keelson {
   close(): void
 }
 
-/** Builds a keelson server from `options` (defaults in {@link DEFAULTS}). */
-export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
+/**
+ * What a cluster node (src/cluster/index.ts) adds to {@link createApp}: its
+ * tree is the cluster's, so the resources and the course are read from it
+ * (no files of this node), and the course values are calculated only while
+ * this node holds `courseLease`.
+ */
+export interface ClusterParts {
+  readonly courseLease: CourseLease
+}
+
+/** Builds a keelson server from `options` (defaults in {@link DEFAULTS}); `cluster` on a cluster node. */
+export function createApp(options: Partial<KeelsonOptions> = {}, cluster?: ClusterParts): Keelson {
   const opts: KeelsonOptions = { ...DEFAULTS, ...options }
   const log = opts.logger ?? pino({ level: 'silent' })
   const reportError = (err: unknown): void => log.error({ err }, 'a subscriber failed; contained')
@@ -163,6 +173,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     ...(opts.persistDir !== undefined && { dir: join(opts.persistDir, 'resources') }),
     // A tree given to start from (a cluster's snapshot) is not this node's to write at start-up.
     syncTree: opts.restore === undefined,
+    replicated: cluster !== undefined,
     log,
   })
   signalkApis.push('resources')
@@ -173,6 +184,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}): Keelson {
     log,
     periodMs: opts.coursePeriodMs,
     ...(opts.persistDir !== undefined && { file: join(opts.persistDir, COURSE_FILE) }),
+    ...(cluster !== undefined && { lease: cluster.courseLease }),
   })
   signalkApis.push('course')
   const signalk = new SignalKStream(streams, writes, {

@@ -6,6 +6,7 @@
 import { createApp, type Keelson } from '../app.js'
 import { DEFAULTS, type KeelsonOptions } from '../options.js'
 import { Cluster } from './cluster.js'
+import { Lease } from './lease.js'
 
 export { Cluster, type ClusterOptions, type ClusterState, type ClusterStats } from './cluster.js'
 
@@ -27,15 +28,29 @@ export async function startClusterNode(
     historySize: options.historySize ?? DEFAULTS.historySize,
     log: options.logger,
   })
+  // One node at a time calculates the course values; the course closes it with the app.
+  const courseLease = new Lease({
+    url,
+    key: `${options.clusterKey ?? DEFAULTS.clusterKey}:course-lease`,
+    holder: cluster.nodeId,
+    log: options.logger,
+  })
   let keelson: Keelson
   try {
-    keelson = createApp({ ...options, ...cluster.startOptions })
+    // A client moving from a node ahead of this one waits for its id here (SPEC §9).
+    keelson = createApp(
+      { resumeWaitMs: DEFAULTS.clusterResumeWaitMs, ...options, ...cluster.startOptions },
+      { courseLease },
+    )
   } catch (err) {
+    await courseLease.close()
     await cluster.close()
     throw err
   }
   try {
     await cluster.attach(keelson)
+    // Asked for once caught up: the values are calculated from the cluster's present.
+    courseLease.start()
   } catch (err) {
     keelson.close()
     await cluster.close()
