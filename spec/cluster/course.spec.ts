@@ -210,6 +210,35 @@ describe('the course on a cluster', () => {
     expect(next.has(holder.cluster.nodeId)).toBe(false)
   })
 
+  it('a lease key without a time to live or of another type is taken; a live one of another is not', async () => {
+    key++
+    const lease = `c${key}:course-lease`
+    // Written by hand, with no time to live: no node would ever hold it if it were respected.
+    await direct.set(lease, 'left-by-hand')
+    const a = await node()
+    await patch(a.url, 'vessels/self/navigation', { position: { value: HOME } })
+    expect((await call(a.url, 'PUT', `${COURSE}/destination`, { position: NORTH })).status).toBe(
+      200,
+    )
+    await until(async () => (await direct.get(lease)) === a.cluster.nodeId)
+    await until(async () => (await calcWriters(`c${key}`, 0)).length > 0)
+
+    // Another holder's live lease: A stops within its own hold (under 3 s) and writes nothing.
+    await direct.set(lease, 'another-node', 'PX', 60_000)
+    await new Promise((resolve) => setTimeout(resolve, 3000))
+    const since = Date.now()
+    await new Promise((resolve) => setTimeout(resolve, 800))
+    expect(await calcWriters(`c${key}`, since)).toEqual([])
+
+    // A key of another type: taken over, and the values come again.
+    await direct.del(lease)
+    await direct.hset(lease, 'holder', 'x')
+    await until(async () => (await direct.type(lease)) === 'string')
+    expect(await direct.get(lease)).toBe(a.cluster.nodeId)
+    const after = Date.now()
+    await until(async () => (await calcWriters(`c${key}`, after)).length > 0)
+  })
+
   it(
     'the holder killed with SIGKILL: another keelson process writes the values within seconds',
     async () => {

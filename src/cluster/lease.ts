@@ -29,21 +29,30 @@ export const LEASE_TTL_MS = 3000
 /** The part of the ttl a holder gives up early, for the time its command took to reach Redis. */
 const MARGIN = 0.2
 
-/** Takes the key when free, extends it when the caller's; 1 when the caller holds it. ARGV: holder, ttl ms. */
+/**
+ * Takes the key when free, extends it when the caller's; 1 when the caller
+ * holds it. ARGV: holder, ttl ms. A key no lease could have left (another
+ * type, or no time to live: written by hand) is taken too, or it would
+ * stop every node for good.
+ */
 const TAKE = `
-local held = redis.call('GET', KEYS[1])
-if held == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
+if redis.call('TYPE', KEYS[1]).ok == 'string' then
+  local held = redis.call('GET', KEYS[1])
+  if held == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return 1
+  end
+  if redis.call('PTTL', KEYS[1]) >= 0 then return 0 end
 end
-if held then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `
 
 /** Deletes the key while it is the caller's. ARGV: holder. */
 const GIVE_UP = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
 return 0
 `
 
