@@ -27,6 +27,27 @@ describe('History', () => {
     expect(tree.history.oldest).toBe(tree.rev - tree.history.length + 1)
   })
 
+  it("keeps each change as its text: the bytes are the JSON held, and none of the tree's objects", () => {
+    const tree = new StateTree()
+    const writes = WritePort.of(tree)
+    writes.put(parseUrlPath('/a'), { deep: { value: 1 } })
+    const replaced = tree.get(parseUrlPath('/a')) as { deep: { value: number } }
+    writes.put(parseUrlPath('/a'), { deep: { value: 2 } })
+    // What the second change replaced is in the history as text, not as the object itself:
+    // changing that object (as if the tree reused it) changes nothing kept.
+    replaced.deep.value = 99
+    const [, second] = tree.history.since(0, tree.rev)!
+    expect(second!.effect).toEqual({
+      patch: { a: { deep: { value: 2 } } },
+      inverse: { a: { deep: { value: 1 } } },
+    })
+    const text = [
+      JSON.stringify([{ a: { deep: { value: 1 } } }, { a: null }]),
+      JSON.stringify([{ a: { deep: { value: 2 } } }, { a: { deep: { value: 1 } } }]),
+    ]
+    expect(tree.history.bytes).toBe(text[0]!.length + text[1]!.length + 2 * 64)
+  })
+
   it('gives a resuming reader one catch-up for its path, null when nothing touched it, undefined when passed', () => {
     const tree = new StateTree({ historySize: 4 })
     const writes = WritePort.of(tree)

@@ -1,9 +1,16 @@
 /**
  * The bounded history of changes that lets a stream resume (SPEC §1, §4):
  * the most recent changes in revision order, in a ring buffer bounded by
- * count and by (estimated) bytes, and the catch-up a resuming reader of a
- * path needs, computed once per (path, view, revision) however many
- * readers reconnect at once (bench storm, bench/RESULTS.md).
+ * count and by bytes, and the catch-up a resuming reader of a path needs,
+ * computed once per (path, view, revision) however many readers reconnect
+ * at once (bench storm, bench/RESULTS.md).
+ *
+ * Each change is kept as its effect's JSON text, not as the effect's
+ * objects: one string per change instead of a graph of objects that holds
+ * every value the change replaced, so the young generation's collections
+ * (which copy every object still alive) stay short while thousands of
+ * changes a second pass through, and the bound is in real bytes. Reading
+ * them back (a resume, rare) parses them.
  */
 import { DEFAULTS } from '../options.js'
 import type { Json } from './json.js'
@@ -19,32 +26,29 @@ export const DEFAULT_HISTORY_SIZE = DEFAULTS.historySize
 export interface HistoryOptions {
   /** Changes kept; default {@link DEFAULTS}.historySize. */
   size?: number
-  /** Estimated bytes of the changes kept; default {@link DEFAULTS}.historyBytes. */
+  /** Bytes of the changes kept (their JSON text); default {@link DEFAULTS}.historyBytes. */
   bytes?: number
 }
 
-/**
- * A rough size in bytes of a JSON value as the heap holds it: enough to
- * bound memory, not an exact figure. Its input was validated (bounded depth).
- */
-export function estimateBytes(value: Json): number {
-  if (value === null || typeof value !== 'object') {
-    return typeof value === 'string' ? 16 + value.length : 8
-  }
-  let total = 32
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) total += 8 + estimateBytes(value[i]!)
-    return total
-  }
-  for (const key in value) total += 24 + key.length + estimateBytes(value[key]!)
-  return total
+/** One change as kept: its revision and `[patch, inverse]` as JSON text. */
+interface Kept {
+  readonly rev: number
+  readonly json: string
+}
+
+/** Bytes a kept change holds besides its text: the record and the string's header. */
+const KEPT_OVERHEAD = 64
+
+function restore(kept: Kept): Change {
+  const [patch, inverse] = JSON.parse(kept.json) as [Json, Json]
+  return { rev: kept.rev, effect: { patch, inverse } }
 }
 
 /** A ring buffer of the most recent changes. */
 export class History {
   readonly capacity: number
   readonly maxBytes: number
-  private readonly ring: (Change | undefined)[]
+  private readonly ring: (Kept | undefined)[]
   private readonly sizes: number[]
   private start = 0
   private size = 0
@@ -59,7 +63,7 @@ export class History {
     this.sizes = new Array(this.capacity).fill(0)
   }
 
-  /** Estimated bytes held. */
+  /** Bytes held (the changes' JSON text, one byte a character, plus a little per change). */
   get bytes(): number {
     return this.heldBytes
   }
@@ -71,11 +75,12 @@ export class History {
 
   /** Appends a change; revisions must be consecutive. Older changes go past either bound. */
   push(change: Change): void {
-    const bytes = estimateBytes(change.effect.patch) + estimateBytes(change.effect.inverse)
+    const json = JSON.stringify([change.effect.patch, change.effect.inverse])
+    const bytes = json.length + KEPT_OVERHEAD
     const cap = this.ring.length
     if (this.size === cap) this.dropOldest()
     const at = (this.start + this.size) % cap
-    this.ring[at] = change
+    this.ring[at] = { rev: change.rev, json }
     this.sizes[at] = bytes
     this.size++
     this.heldBytes += bytes
@@ -105,7 +110,7 @@ export class History {
     const out: Change[] = []
     const cap = this.ring.length
     for (let i = revision + 1 - this.oldest!; i < this.size; i++)
-      out.push(this.ring[(this.start + i) % cap]!)
+      out.push(restore(this.ring[(this.start + i) % cap]!))
     return out
   }
 
@@ -134,7 +139,7 @@ export class History {
     let effect: Effect | undefined
     const cap = this.ring.length
     for (let i = revision + 1 - this.oldest!; i < this.size; i++) {
-      const change = this.ring[(this.start + i) % cap]!
+      const change = restore(this.ring[(this.start + i) % cap]!)
       let scoped = scopeEffect(change.effect, path)
       if (scoped !== undefined && filter !== undefined) scoped = filter(scoped)
       if (scoped !== undefined) effect = effect ? composeEffects(effect, scoped) : scoped
