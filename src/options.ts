@@ -23,7 +23,7 @@ export interface KeelsonOptions {
   maxDepth: number
   /** Changes kept for stream resume (SPEC §1, §4). Default 10000. */
   historySize: number
-  /** Bytes (estimated) of the changes kept for stream resume (SPEC §1). Default 64 MiB. */
+  /** Bytes of the changes kept for stream resume, as JSON text (SPEC §1). Default 64 MiB. */
   historyBytes: number
   /** Subscriptions one connection may hold (SPEC §8 limits). Default 1000. */
   maxSubscriptions: number

@@ -178,7 +178,7 @@ export const OPTIONS: { readonly [K in keyof CliSettings]-?: OptionDef<CliSettin
     flag: 'history-bytes',
     arg: 'BYTES',
     env: 'KEELSON_HISTORY_BYTES',
-    help: `estimated bytes of the changes kept for resume (default ${formatBytes(DEFAULTS.historyBytes)})`,
+    help: `bytes of the changes kept for resume, as JSON text (default ${formatBytes(DEFAULTS.historyBytes)})`,
     fallback: DEFAULTS.historyBytes,
     read: bytes(1024, 64 * 1024 ** 3),
   },
