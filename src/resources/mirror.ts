@@ -7,10 +7,11 @@
  * files of one node would only disagree with it.
  *
  * The mirror brings the store's maps in step with the tree when it is read.
- * The tree's per-object versions ({@link StateTree.versionOf}) say what
- * changed since: nothing under `resources` costs one lookup; a changed type
- * is walked, its unchanged leaves reused as they were checked. A reload of
- * the tree (a new root) is a change like any other.
+ * It listens to the tree's changes and notes the resources each one
+ * touched (the change's patch names them), so a read re-checks only those:
+ * a write costs the same whatever the number of resources held. A tree
+ * replaced whole (a cluster node reloading the snapshot) has a new
+ * `resources` object, and is read again whole.
  *
  * What it serves from the tree: the five standard types, and as custom
  * types the other objects under `resources` (a registration writes the
@@ -37,21 +38,6 @@ export interface Entry extends Copy {
  */
 export const TYPE_META = 'meta'
 
-/** What the mirror last read of one type. */
-interface TypeSeen {
-  readonly node: JsonObject
-  readonly version: number | undefined
-  readonly total: number
-  /** Each leaf as read, with its version and the entry made of it (undefined: not a valid resource). */
-  readonly leaves: Map<string, LeafSeen>
-}
-
-interface LeafSeen {
-  readonly leaf: JsonObject
-  readonly version: number | undefined
-  readonly entry: Entry | undefined
-}
-
 /** The store's maps, refilled from the tree. */
 export interface MirrorTarget {
   readonly byType: Map<string, Map<string, Entry>>
@@ -60,99 +46,117 @@ export interface MirrorTarget {
 
 /** Reads the resources of one tree into a store's maps. */
 export class TreeMirror {
-  private node: Json | undefined
-  private version: number | undefined
+  /** The tree's `resources` object when last read. */
+  private node: JsonObject | undefined
+  /** Read everything again: at first, and when a change replaced more than single resources. */
+  private everything = true
+  /** Ids changed since the last read, by type; `true`: the whole type. */
+  private readonly dirty = new Map<string, Set<string> | true>()
+  /** Bytes of the resources held, by type. */
+  private readonly bytes = new Map<string, number>()
   private total = 0
-  private readonly seen = new Map<string, TypeSeen>()
 
   constructor(
     private readonly tree: StateTree,
     private readonly standardTypes: readonly string[],
     private readonly maxCustomTypes: number,
     private readonly isTypeName: (name: string) => boolean,
-  ) {}
+  ) {
+    tree.onChange((change) => this.note(change.effect.patch))
+  }
 
   /**
    * Brings `target` in step with the tree; returns the bytes of every
-   * resource held. Costs one lookup when nothing under `resources` changed.
+   * resource held. Costs nothing when no resource changed, and a look at
+   * each changed one otherwise.
    */
   sync(target: MirrorTarget): number {
     const tree = this.tree
-    const node = tree.get({ segments: ['vessels', tree.selfKey, 'resources'], starAt: -1 })
-    const version = isObject(node) ? tree.versionOf(node) : undefined
-    if (node === this.node && version === this.version) return this.total
-    this.node = node
-    this.version = version
-    const all = isObject(node) ? node : {}
-    const { byType, custom } = target
-    custom.length = 0
-    const served = new Set<string>()
-    let total = 0
-    for (const type of this.standardTypes) {
-      served.add(type)
-      total += this.syncType(type, true, all[type], byType)
+    const found = tree.get({ segments: ['vessels', tree.selfKey, 'resources'], starAt: -1 })
+    const node = isObject(found) ? found : undefined
+    if (node !== this.node) {
+      this.node = node
+      this.everything = true
     }
+    if (!this.everything && this.dirty.size === 0) return this.total
+    const { byType, custom } = target
+    const all = node ?? {}
+    custom.length = 0
     for (const name in all) {
-      if (served.has(name) || !this.isTypeName(name) || !isObject(all[name])) continue
+      if (this.standardTypes.includes(name) || !this.isTypeName(name) || !isObject(all[name])) {
+        continue
+      }
       if (custom.length >= this.maxCustomTypes) break
       const meta = (all[name] as JsonObject)[TYPE_META]
       const description =
         isObject(meta) && typeof meta.description === 'string' ? meta.description : ''
       custom.push({ name, description })
-      served.add(name)
-      total += this.syncType(name, false, all[name], byType)
     }
+    const served = [...this.standardTypes, ...custom.map((t) => t.name)]
     for (const type of [...byType.keys()]) {
-      if (served.has(type)) continue
+      if (served.includes(type)) continue
       byType.delete(type)
-      this.seen.delete(type)
+      this.bytes.delete(type)
     }
-    this.total = total
-    return total
+    for (const type of served) {
+      let entries = byType.get(type)
+      const fresh = entries === undefined
+      // Served in the tree's order on every node: re-inserted at the end, in turn.
+      byType.delete(type)
+      entries ??= new Map()
+      byType.set(type, entries)
+      const ids = this.everything || fresh ? true : this.dirty.get(type)
+      if (ids === undefined) continue
+      const standard = this.standardTypes.includes(type)
+      const typeNode = isObject(all[type]) ? (all[type] as JsonObject) : {}
+      let bytes = ids === true ? 0 : (this.bytes.get(type) ?? 0)
+      if (ids === true) entries.clear()
+      for (const id of ids === true ? Object.keys(typeNode) : ids) {
+        const before = entries.get(id)
+        if (before !== undefined) bytes -= before.bytes
+        const leaf = typeNode[id]
+        const entry =
+          isObject(leaf) && (standard || id !== TYPE_META)
+            ? entryOf(type, id, standard, leaf)
+            : undefined
+        if (entry === undefined) entries.delete(id)
+        else {
+          entries.set(id, entry)
+          bytes += entry.bytes
+        }
+      }
+      this.bytes.set(type, bytes)
+    }
+    this.dirty.clear()
+    this.everything = false
+    this.total = 0
+    for (const bytes of this.bytes.values()) this.total += bytes
+    return this.total
   }
 
-  /** Refills the entries of `type` from its node when it changed; returns their bytes. */
-  private syncType(
-    type: string,
-    standard: boolean,
-    node: Json | undefined,
-    byType: Map<string, Map<string, Entry>>,
-  ): number {
-    let entries = byType.get(type)
-    if (entries === undefined) {
-      entries = new Map()
-      byType.set(type, entries)
+  /** Notes the resources a change of the tree touched (its root merge patch names them). */
+  private note(patch: Json): void {
+    if (this.everything || !isObject(patch)) return
+    const vessels = patch.vessels
+    const vessel = isObject(vessels) ? vessels[this.tree.selfKey] : vessels
+    const resources = isObject(vessel) ? vessel.resources : vessel
+    if (resources === undefined) return
+    if (!isObject(resources)) {
+      this.everything = true
+      return
     }
-    const before = this.seen.get(type)
-    if (!isObject(node)) {
-      entries.clear()
-      this.seen.delete(type)
-      return 0
+    for (const type in resources) {
+      const changed = resources[type]
+      const ids = this.dirty.get(type)
+      if (ids === true) continue
+      if (!isObject(changed)) {
+        this.dirty.set(type, true)
+        continue
+      }
+      const set = ids ?? new Set<string>()
+      for (const id in changed) set.add(id)
+      this.dirty.set(type, set)
     }
-    const version = this.tree.versionOf(node)
-    if (before !== undefined && before.node === node && before.version === version) {
-      return before.total
-    }
-    const leaves = new Map<string, LeafSeen>()
-    let total = 0
-    entries.clear()
-    for (const id in node) {
-      if (!standard && id === TYPE_META) continue
-      const leaf = node[id]
-      if (!isObject(leaf)) continue
-      const leafVersion = this.tree.versionOf(leaf)
-      const was = before?.leaves.get(id)
-      const entry =
-        was !== undefined && was.leaf === leaf && was.version === leafVersion
-          ? was.entry
-          : entryOf(type, id, standard, leaf)
-      leaves.set(id, { leaf, version: leafVersion, entry })
-      if (entry === undefined) continue
-      entries.set(id, entry)
-      total += entry.bytes
-    }
-    this.seen.set(type, { node, version, total, leaves })
-    return total
   }
 }
 
