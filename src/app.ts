@@ -77,12 +77,14 @@ export interface Keelson {
   /**
    * The v2 resources API's store (SPEC §11, src/resources/store.ts): routes,
    * waypoints, notes, regions, charts and custom types, kept in
-   * `<persistDir>/resources`. The course API resolves hrefs with `resources.resolve`.
+   * `<persistDir>/resources` (on a cluster node, in the cluster's tree). The
+   * course API resolves hrefs with `resources.resolve`.
    */
   readonly resources: ResourceStore
   /**
    * The self vessel's course (SPEC §11, src/course): the v2 course API's
-   * state, kept in `<persistDir>/course.json`, and its calculated values.
+   * state, kept in `<persistDir>/course.json` (on a cluster node, in the
+   * cluster's tree), and its calculated values.
    */
   readonly course: Course
   /**

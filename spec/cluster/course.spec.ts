@@ -176,6 +176,24 @@ describe('the course on a cluster', () => {
     )
     await until(() => distance(a)?.value === 1234)
     await until(() => distance(a)?.value === undefined)
+
+    // Junk written under navigation.course through the v1 API reads as no course, on every node.
+    const junk = {
+      nextPoint: { value: { type: 'Location', position: { latitude: 999 } }, $source: 'courseApi' },
+      previousPoint: { value: 'x'.repeat(10_000), $source: 'courseApi' },
+      activeRoute: { value: { href: 7 }, $source: 'courseApi' },
+    }
+    expect((await patch(b.url, 'vessels/self/navigation/course', junk)).status).toBe(200)
+    for (const n of [a, b, c, late]) {
+      await until(() => n.keelson.tree.rev === b.keelson.tree.rev)
+      expect((await course(n.url)).nextPoint).toBe(null)
+      expect((await call(n.url, 'GET', `${COURSE}/calcValues`)).status).toBe(400)
+    }
+    // And a course set over it is taken.
+    expect((await call(c.url, 'PUT', `${COURSE}/destination`, { position: NORTH })).status).toBe(
+      200,
+    )
+    await until(async () => (await course(a.url)).nextPoint?.position?.latitude === NORTH.latitude)
   })
 
   it('one node writes the calculated values, once a period; another takes over when it closes', async () => {
