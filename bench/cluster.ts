@@ -254,8 +254,7 @@ export async function runClusterJ(
 /**
  * (k): S idle streams over the nodes, one change written to node 0, its
  * delivery to all, RSS per stream. The streams are opened by (g)'s idle
- * workers (load/idle-worker.ts), one per node with its own 127.0.0.x source
- * address; the change carries its send time on the workers' clock
+ * workers (load/idle-worker.ts), one per node; the change carries its send time on the workers' clock
  * (CLOCK_MONOTONIC, lib/mono-clock.ts), and the quantiles are exact over
  * every stream.
  */
@@ -275,7 +274,8 @@ export async function runClusterK(sizes: ClusterKSizes): Promise<Record<string, 
         path: STREAM_PATH,
         clients:
           Math.floor(sizes.streams / nodes.length) + (i < sizes.streams % nodes.length ? 1 : 0),
-        localAddress: `127.0.0.${2 + i}`,
+        // No source address: each worker connects to its own node's port, so 127.0.0.1's
+        // ports suffice (a port is unique per destination), and connect stays fast.
         rate: K_CONNECT_RATE / nodes.length,
         concurrency: 64,
         connectTimeoutMs: 20_000,

@@ -57,6 +57,7 @@ export function runStream(
       const gc = gcCounted ? await readGcStats(server) : undefined
       const result = await load.next('result', scenario.drainMs + 30_000)
       const latency = result.latency as { p50: number; p99: number; max: number }
+      console.error(`  p99 by second of the run (ms): ${JSON.stringify(result.p99BySecond)}`)
       const serverCpu = s0 && s1 ? round(cpuPercent(s0, s1), 1) : Number.NaN
       return {
         clients: result.clients as number,
@@ -72,6 +73,8 @@ export function runStream(
         p50: latency.p50,
         p99: latency.p99,
         max: latency.max,
+        // After the first second of the run (load/main.ts): the tail without the warm-up.
+        p99Steady: (result.steady as { p99: number }).p99,
         serverCpu,
         // Server CPU time per delivered event: the efficiency figure once every server keeps up.
         cpuUsPerEvent: round((serverCpu / 100 / (result.eventsPerSec as number)) * 1e6, 3),

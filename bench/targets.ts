@@ -39,7 +39,11 @@ const SIGNALK_WS_EXISTS = readFileSync(
 ).includes('./signalk/')
 
 async function startTs(file: string, cpuProf?: string): Promise<Running> {
-  const nodeArgs = ['--expose-gc', ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [])]
+  const nodeArgs = [
+    '--expose-gc',
+    ...(process.env.BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? []),
+    ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : []),
+  ]
   const child = startTsChild(file, file, [], { nodeArgs })
   const ready = await child.next('ready', 30_000)
   return { child, port: ready.port as number, stop: () => child.stop() }

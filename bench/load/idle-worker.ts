@@ -1,8 +1,8 @@
 /**
- * One worker of scenario (g), a child process of the bench: opens its share
- * of the idle SSE streams from its own source address (`localAddress`, so
- * no single 127.0.0.x runs out of ephemeral ports, and under its own file
- * limit), paced to a connect rate with a bounded number in flight (so the
+ * One worker of scenarios (g) and (cluster-k), a child process of the
+ * bench: opens its share of the idle SSE streams (under its own file limit;
+ * in (g) from its own source address, `localAddress`, so no single
+ * 127.0.0.x runs out of ports to the one server), paced to a connect rate with a bounded number in flight (so the
  * server's accept queue never overflows: no SYN-flood look), then waits for
  * the one change and times its arrival on every stream.
  *
@@ -24,7 +24,13 @@ export interface IdleWorkerConfig {
   path: string
   clients: number
   /** Source address of this worker's sockets (127.0.0.x). */
-  localAddress: string
+  /**
+   * Source address of this worker's sockets (127.0.0.x), or none: the kernel
+   * then picks the source port at connect, which stays fast however many are
+   * in use; binding an address first makes it search its ports on every
+   * connect, which slows to a crawl past some 10,000 sockets on one address.
+   */
+  localAddress?: string
   /** Connects started per second, at most. */
   rate: number
   /** Connects in flight (started, snapshot not yet received), at most. */
@@ -107,7 +113,7 @@ function openStream(config: IdleWorkerConfig): Promise<void> {
     const socket = connect({
       port: config.port,
       host: '127.0.0.1',
-      localAddress: config.localAddress,
+      ...(config.localAddress !== undefined && { localAddress: config.localAddress }),
       onread: {
         buffer: READ_BUFFER,
         callback: (size) => {

@@ -7,7 +7,7 @@
  * Messages in: `run` (a {@link LoadConfig}), `go`. Out: `connected`,
  * `started`, `injected`, `result`, `error`.
  */
-import { round } from '../lib/histogram.js'
+import { Histogram, round } from '../lib/histogram.js'
 import { type InjectVia, openInjector } from './injector.js'
 import { openSse, openWs, type StreamClient } from './stream-clients.js'
 import { Tally } from './tally.js'
@@ -106,6 +106,10 @@ async function run(config: LoadConfig): Promise<void> {
     eventsPerSec: Math.round(tally.delivered / (seconds + drainMs / 1000)),
     drainMs: round(drainMs),
     latency: tally.latency.summary(),
+    p99BySecond: tally.bySecond.map((h) => h.summary().p99),
+    // The changes sent after the first second: the server's steady state, its code warmed up
+    // (a JIT-compiled server runs its first thousands of calls in the interpreter).
+    steady: steadyLatency(tally).summary(),
     loadCpu: round(loadCpu, 1),
   })
   injector.close()
@@ -131,3 +135,10 @@ process.on('disconnect', () => {
 })
 // A clean exit on the bench's stop, so a --cpu-prof profile is written.
 process.on('SIGTERM', () => process.exit(0))
+
+/** The latency of the changes sent after the run's first second. */
+function steadyLatency(tally: Tally): Histogram {
+  const steady = new Histogram()
+  for (const second of tally.bySecond.slice(1)) if (second) steady.add(second)
+  return steady
+}

@@ -19,6 +19,14 @@ export class Tally {
   since = Number.POSITIVE_INFINITY
   delivered = 0
   readonly latency = new Histogram()
+  /** The latencies of the changes sent in each second of the run: where in the run the tail is. */
+  readonly bySecond: Histogram[] = []
+
+  record(sent: number, latency: number): void {
+    this.latency.record(latency)
+    const second = Math.floor((sent - this.since) / 1000)
+    if (second >= 0 && second < 600) (this.bySecond[second] ??= new Histogram()).record(latency)
+  }
 }
 
 /**
@@ -63,7 +71,7 @@ export function scanValues(
       const sent = plain ? whole + fraction / scale : Number(bytes.toString('latin1', start, i))
       if (sent >= tally.since) {
         found++
-        tally.latency.record(now - sent)
+        tally.record(sent, now - sent)
       }
     }
     at = bytes.indexOf(MARKER, i)
