@@ -267,6 +267,7 @@ export async function runJournal(scenario: JournalScenario, cpuProf?: string): P
       title: 'b2',
       clients: scenario.fanOutClients,
       rate: 1000,
+      warmupMs: 2000,
       durationMs: scenario.fanOutMs,
       drainMs: 5000,
     }

@@ -30,7 +30,6 @@ const COLUMNS: Record<string, [string, string][]> = {
     ['worstClientRatio', 'worst client'],
     ['p50', 'p50 ms'],
     ['p99', 'p99 ms'],
-    ['p99Steady', 'p99 after 1 s ms'],
     ['max', 'max ms'],
     ['serverCpu', 'server CPU %'],
     ['cpuUsPerEvent', 'CPU µs/event'],
@@ -195,7 +194,7 @@ const COLUMNS: Record<string, [string, string][]> = {
 
 /** The figure a ratio is taken on, per scenario kind. */
 const HEADLINE: Record<string, string[]> = {
-  stream: ['eventsPerSec', 'p99', 'p99Steady', 'cpuUsPerEvent'],
+  stream: ['eventsPerSec', 'p99', 'cpuUsPerEvent'],
   idle: ['kibPerStream'],
   'idle-limit': ['kibPerStream', 'heapKibPerStream', 'p99'],
   rest: ['getRps', 'condRps'],

@@ -43,6 +43,7 @@ export function runStream(
         ...target.load(server.port),
         clients: scenario.clients,
         rate: scenario.rate,
+        warmupMs: scenario.warmupMs,
         durationMs: scenario.durationMs,
         drainMs: scenario.drainMs,
       }
@@ -73,8 +74,6 @@ export function runStream(
         p50: latency.p50,
         p99: latency.p99,
         max: latency.max,
-        // After the first second of the run (load/main.ts): the tail without the warm-up.
-        p99Steady: (result.steady as { p99: number }).p99,
         serverCpu,
         // Server CPU time per delivered event: the efficiency figure once every server keeps up.
         cpuUsPerEvent: round((serverCpu / 100 / (result.eventsPerSec as number)) * 1e6, 3),

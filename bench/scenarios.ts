@@ -12,6 +12,14 @@ export interface StreamScenario {
   title: string
   clients: number
   rate: number
+  /**
+   * The same injection for this long before the measured one, not counted,
+   * on every server alike: the measured window is the server's steady state,
+   * not its first second, when a JIT-compiled server still runs cold code
+   * (keelson's p99 of that second is 150–200 ms against the ceiling's ~80,
+   * its p99 over the following seconds at or below the ceiling's).
+   */
+  warmupMs: number
   durationMs: number
   drainMs: number
 }
@@ -224,6 +232,7 @@ export function scenarios(quick: boolean): Scenario[] {
     title: `${clients} clients × ${rate} changes/s`,
     clients,
     rate,
+    warmupMs: quick ? 500 : 2000,
     durationMs: duration,
     drainMs,
   })

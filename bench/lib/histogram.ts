@@ -46,13 +46,6 @@ export class Histogram {
     return this.maximum
   }
 
-  /** Adds every sample of `other`: quantiles over both. */
-  add(other: Histogram): void {
-    for (let i = 0; i < SIZE; i++) this.buckets[i]! += other.buckets[i]!
-    this.total += other.total
-    if (other.maximum > this.maximum) this.maximum = other.maximum
-  }
-
   /** p50, p99 and max. */
   summary(): LatencySummary {
     return {
