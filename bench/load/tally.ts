@@ -25,7 +25,13 @@ export class Tally {
   record(sent: number, latency: number): void {
     this.latency.record(latency)
     const second = Math.floor((sent - this.since) / 1000)
-    if (second >= 0 && second < 600) (this.bySecond[second] ??= new Histogram()).record(latency)
+    if (second < 0 || second >= 600) return
+    let histogram = this.bySecond[second]
+    if (histogram === undefined) {
+      histogram = new Histogram()
+      this.bySecond[second] = histogram
+    }
+    histogram.record(latency)
   }
 }
 

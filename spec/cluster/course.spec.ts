@@ -5,18 +5,16 @@
  * (closed, or a `keelson --redis` process killed with SIGKILL) another
  * takes over within seconds.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { CLI_TIMEOUT_MS, cleanEnv } from '../support/keelson-cli.js'
+import { CLI_TIMEOUT_MS, startKeelson } from '../support/keelson-cli.js'
 import { type RedisServer, startRedis } from '../support/redis.js'
 import { type Node, patch, startNode, until } from './support.js'
 
-const BIN = fileURLToPath(new URL('../../bin/keelson.js', import.meta.url))
 const COURSE = '/signalk/v2/api/vessels/self/navigation/course'
 const HOME = { latitude: 50.6, longitude: -1.5 }
 const NORTH = { latitude: 50.7, longitude: -1.5 }
@@ -307,19 +305,8 @@ describe('the course on a cluster', () => {
 
 /** Starts `keelson --redis` on a free port; resolves with its URL and cluster node id once it listens. */
 async function cliNode(url: string): Promise<{ url: string; nodeId: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [BIN, '--port', '0', '--host', '127.0.0.1', '--redis', url, '--log-level', 'info'],
-    { env: cleanEnv({ KEELSON_STATE_DIR: stateDir }), stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  children.push(child)
-  let output = ''
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  await until(() => /"port":(\d+)/.test(output) || child.exitCode !== null, CLI_TIMEOUT_MS - 5000)
-  const port = /"port":(\d+)/.exec(output)?.[1]
-  const nodeId = /"node":"([0-9a-f]+)"/.exec(output)?.[1]
-  if (port === undefined || nodeId === undefined)
-    throw new Error(`keelson did not start: ${output}`)
-  return { url: `http://127.0.0.1:${port}`, nodeId, child }
+  const node = await startKeelson(['--redis', url], { KEELSON_STATE_DIR: stateDir })
+  children.push(node.child)
+  if (node.nodeId === undefined) throw new Error('keelson logged no cluster node id')
+  return { ...node, nodeId: node.nodeId }
 }

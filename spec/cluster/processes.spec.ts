@@ -3,20 +3,22 @@
  * on node B while writes go to node A; B is killed with SIGKILL mid-stream;
  * the client resumes on A with its last id and ends exact (SPEC §4).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { applyMergePatch } from '../../src/client/merge-patch.js'
-import { CLI_TIMEOUT_MS, cleanEnv, runKeelson } from '../support/keelson-cli.js'
+import {
+  CLI_TIMEOUT_MS,
+  type ListeningKeelson,
+  runKeelson,
+  startKeelson,
+} from '../support/keelson-cli.js'
 import { type RedisServer, startRedis } from '../support/redis.js'
 import { SseClient } from '../support/sse-client.js'
 import { type Node, patch, read, reopen, startNode, until } from './support.js'
-
-const BIN = fileURLToPath(new URL('../../bin/keelson.js', import.meta.url))
 
 let redis: RedisServer
 let stateDir: string
@@ -33,20 +35,10 @@ afterAll(async () => {
 })
 
 /** Starts `keelson --redis` on a free port; resolves with its URL once it listens (caught up). */
-async function cliNode(url = redis.url): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [BIN, '--port', '0', '--host', '127.0.0.1', '--redis', url, '--log-level', 'info'],
-    { env: cleanEnv({ KEELSON_STATE_DIR: stateDir }), stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  children.push(child)
-  let output = ''
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  await until(() => /"port":(\d+)/.test(output) || child.exitCode !== null, CLI_TIMEOUT_MS - 5000)
-  const port = /"port":(\d+)/.exec(output)?.[1]
-  if (port === undefined) throw new Error(`keelson did not start: ${output}`)
-  return { url: `http://127.0.0.1:${port}`, child }
+async function cliNode(url = redis.url): Promise<ListeningKeelson> {
+  const node = await startKeelson(['--redis', url], { KEELSON_STATE_DIR: stateDir })
+  children.push(node.child)
+  return node
 }
 
 describe('keelson --redis processes', () => {

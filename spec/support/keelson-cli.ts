@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const BIN = fileURLToPath(new URL('../../bin/keelson.js', import.meta.url))
@@ -41,4 +41,43 @@ export function runKeelson(
     child.stdin.on('error', () => undefined)
     child.stdin.end(options.stdin ?? '')
   })
+}
+
+/** A `keelson` process listening on 127.0.0.1 (see {@link startKeelson}). */
+export interface ListeningKeelson {
+  /** `http://127.0.0.1:PORT` */
+  url: string
+  /** Its cluster node id (`--redis`), from its log. */
+  nodeId: string | undefined
+  child: ChildProcess
+}
+
+/**
+ * Starts `keelson ...args --port 0 --host 127.0.0.1 --log-level info` and
+ * resolves once it listens (a cluster node: once caught up), with the port
+ * it logged; rejects with its output when it exits or says nothing in time.
+ * The caller kills `child` (SIGKILL in an afterAll is enough).
+ */
+export async function startKeelson(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<ListeningKeelson> {
+  const child = spawn(
+    process.execPath,
+    [BIN, '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', ...args],
+    { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let output = ''
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const deadline = Date.now() + CLI_TIMEOUT_MS - 5000
+  while (!/"port":(\d+)/.test(output) && child.exitCode === null && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  const port = /"port":(\d+)/.exec(output)?.[1]
+  if (port === undefined) {
+    child.kill('SIGKILL')
+    throw new Error(`keelson did not start: ${output}`)
+  }
+  const nodeId = /"node":"([0-9a-f]+)"/.exec(output)?.[1]
+  return { url: `http://127.0.0.1:${port}`, nodeId, child }
 }
