@@ -121,6 +121,7 @@ describe('loadConfig', () => {
       loginWindowMs: DEFAULTS.loginWindowMs,
       corsOrigins: DEFAULTS.corsOrigins,
       hostNames: DEFAULTS.hostNames,
+      trustProxy: DEFAULTS.trustProxy,
       demo: true,
       loop: false,
       nmeaTcp: [],
@@ -238,6 +239,45 @@ describe('loadConfig', () => {
     expect(refusal(() => loadConfig(['--host-name', 'boat.local:3000'], {})).message).toMatch(
       /^--host-name must be a host name without a port/,
     )
+  })
+
+  it('reads --trust-proxy repeated or as a comma list, KEELSON_TRUST_PROXY and "trustProxy" as express takes them', () => {
+    expect(DEFAULTS.trustProxy).toEqual([])
+    expect(
+      loadConfig(['--trust-proxy', 'loopback', '--trust-proxy=10.0.0.0/8, fd00::1'], {}).trustProxy,
+    ).toEqual(['loopback', '10.0.0.0/8', 'fd00::1'])
+    expect(
+      loadConfig([], { KEELSON_TRUST_PROXY: '192.168.1.5, uniquelocal,,' }).trustProxy,
+    ).toEqual(['192.168.1.5', 'uniquelocal'])
+    const file = configFile({ trustProxy: ['linklocal', '10.0.0.0/255.0.0.0'] })
+    expect(loadConfig(['--config', file], {}).trustProxy).toEqual([
+      'linklocal',
+      '10.0.0.0/255.0.0.0',
+    ])
+  })
+
+  it('refuses a --trust-proxy that express would not take, naming the entry', () => {
+    for (const [bad, entry] of [
+      ['localhost', 'localhost'],
+      ['loopback,10.0.0.300', '10.0.0.300'],
+      ['10.0.0.0/33', '10.0.0.0/33'],
+      ['true', 'true'],
+      ['1', '1'],
+      ['*', '*'],
+    ] as const) {
+      const err = refusal(() => loadConfig(['--trust-proxy', bad], {}))
+      expect(err.message).toMatch(/^--trust-proxy must be loopback, linklocal, uniquelocal, an IP/)
+      expect(err.message).toContain(entry)
+    }
+    const huge = refusal(() => loadConfig([], { KEELSON_TRUST_PROXY: 'x'.repeat(100_000) }))
+    expect(huge.message).toMatch(/^KEELSON_TRUST_PROXY \(--trust-proxy\) must be/)
+    expect(huge.message.length).toBeLessThan(400)
+    for (const raw of [true, 1, 'loopback', [['loopback']], [{}]]) {
+      const file = configFile({ trustProxy: raw })
+      const load = () => loadConfig(['--config', file], {})
+      if (raw === 'loopback') expect(load().trustProxy).toEqual(['loopback'])
+      else expect(refusal(load).message).toMatch(/"trustProxy" in .* must be/)
+    }
   })
 
   it('reads --cors-origin and --nmea-tcp repeated, and their variables as comma lists', () => {
@@ -379,6 +419,7 @@ const FLAGS = [
   ['--tls-key', 'KEELSON_TLS_KEY', 'tlsKey'],
   ['--cors-origin', 'KEELSON_CORS_ORIGIN', 'corsOrigins'],
   ['--host-name', 'KEELSON_HOST_NAMES', 'hostNames'],
+  ['--trust-proxy', 'KEELSON_TRUST_PROXY', 'trustProxy'],
   ['--mmsi', 'KEELSON_MMSI', 'mmsi'],
   ['--security', 'KEELSON_SECURITY', 'securityFile'],
   ['--state-dir', 'KEELSON_STATE_DIR', 'stateDir'],

@@ -72,6 +72,20 @@ export interface KeelsonOptions {
    */
   hostNames: string[]
   /**
+   * Which peers are trusted reverse proxies, as express's `trust proxy`
+   * takes them (src/http/proxy.ts): `loopback`, `linklocal`, `uniquelocal`,
+   * IP addresses and CIDR ranges. From such a peer the client's address is
+   * the right-most `X-Forwarded-For` entry that is not a trusted proxy
+   * (for the no-users write rule, login and access request limits, source
+   * labels), and its scheme and host are `X-Forwarded-Proto` and
+   * `X-Forwarded-Host` or `Host` (discovery URLs, origin checks); from any
+   * other peer those headers are ignored. The per-IP connection limit
+   * still counts TCP peers: it is counted at accept, before any header is
+   * read (src/http/limits.ts), so behind a proxy it limits the proxy's
+   * connections. Default none.
+   */
+  trustProxy: string[]
+  /**
    * The security file: users, ACLs, devices and the token secret, in
    * signalk-server's `security.json` shape (SPEC §8). Default
    * `security.json` in {@link KeelsonOptions.stateDir}.
@@ -232,6 +246,7 @@ export const DEFAULTS: Readonly<KeelsonOptions> = Object.freeze({
   loginWindowMs: 600_000,
   corsOrigins: [],
   hostNames: [],
+  trustProxy: [],
   pingIntervalMs: 15_000,
   pongTimeoutMs: 45_000,
   unitTokenTtlMs: 3_600_000,

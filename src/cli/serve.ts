@@ -76,6 +76,7 @@ export async function serve(config: CliConfig): Promise<void> {
     loginWindowMs: config.loginWindowMs,
     corsOrigins: config.corsOrigins,
     hostNames: config.hostNames,
+    trustProxy: config.trustProxy,
     mmsi: config.mmsi,
     uuid: config.mmsi ? undefined : loadSelfUuid(log, stateDir),
     pingIntervalMs: config.pingIntervalMs,

@@ -4,6 +4,7 @@
  * default (from `src/options.ts`, never one of its own) and check.
  */
 import pino from 'pino'
+import { compileProxyTrust } from '../http/proxy.js'
 import {
   DEFAULT_NMEA_UDP_PORT,
   DEFAULT_PORT,
@@ -14,6 +15,7 @@ import {
 import {
   boolean,
   bytes,
+  ConfigError,
   duration,
   formatBytes,
   integer,
@@ -45,6 +47,7 @@ type AppSettings = Pick<
   | 'loginWindowMs'
   | 'corsOrigins'
   | 'hostNames'
+  | 'trustProxy'
   | 'mmsi'
   | 'securityFile'
   | 'stateDir'
@@ -292,6 +295,30 @@ export const OPTIONS: { readonly [K in keyof CliSettings]-?: OptionDef<CliSettin
         'a host name without a port, like boat.local',
       )(raw, name).toLowerCase(),
     ),
+  },
+  trustProxy: {
+    flag: 'trust-proxy',
+    arg: 'PROXY',
+    shape: 'list',
+    env: 'KEELSON_TRUST_PROXY',
+    help: 'a trusted reverse proxy, whose X-Forwarded-For/-Proto/-Host count: loopback, an IP or a CIDR; repeatable or comma-separated (default none)',
+    fallback: DEFAULTS.trustProxy,
+    read: (raw, name) => {
+      // A flag may carry a comma list too, as express's own `trust proxy` string does.
+      const entries = listOf(text)(raw, name)
+        .flatMap((entry) => entry.split(','))
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== '')
+      try {
+        compileProxyTrust(entries)
+      } catch (err) {
+        throw new ConfigError(
+          `${name} must be loopback, linklocal, uniquelocal, an IP address or a CIDR range ` +
+            `like 10.0.0.0/8 (${(err as Error).message.slice(0, 200)})`,
+        )
+      }
+      return entries
+    },
   },
   mmsi: {
     flag: 'mmsi',
