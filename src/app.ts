@@ -19,6 +19,7 @@ import { createApiFastPath } from './http/fast-path.js'
 import { cors } from './http/guard.js'
 import { createMetrics, type Metrics } from './http/metrics.js'
 import { answerError, problemHandler } from './http/problem.js'
+import { clientHost, clientScheme, compileProxyTrust } from './http/proxy.js'
 import { createApi, createApiRouter } from './http/rest.js'
 import { hookServer } from './http/server-hooks.js'
 import { createSnapshotReader } from './http/snapshot.js'
@@ -148,7 +149,10 @@ export function createApp(options: Partial<KeelsonOptions> = {}, cluster?: Clust
   const sse = new SseTransport(streams, opts)
   const metrics = createMetrics(tree, hub)
   metrics.addTransport('sse', sse)
-  const policy = { corsOrigins: opts.corsOrigins, hostNames: opts.hostNames }
+  // Which peers are trusted proxies (src/http/proxy.ts): every reader of the client's address,
+  // scheme or host is given this one compiled function, express's own `trust proxy` included.
+  const proxyTrust = compileProxyTrust(opts.trustProxy)
+  const policy = { corsOrigins: opts.corsOrigins, hostNames: opts.hostNames, proxyTrust }
   const attempts = new RateLimiter({ limit: opts.maxLoginAttempts, windowMs: opts.loginWindowMs })
   metrics.addRateLimit('login', attempts)
   const security =
@@ -193,6 +197,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}, cluster?: Clust
     putRequests,
     maxBodyBytes: opts.maxBodyBytes,
     principalOf,
+    proxyTrust,
     ...(security !== undefined && {
       login: (username: string, password: string, address: string) =>
         security.login(username, password, address),
@@ -213,20 +218,22 @@ export function createApp(options: Partial<KeelsonOptions> = {}, cluster?: Clust
     snapshot: createSnapshotReader(tree, pastGate, opts.maxDepth),
     playback: new SsePlayback(sse, tree, pastGate),
   }
-  const api = createApi(writes, sse, opts, principalOf, timeTravel, putRequests)
+  const api = createApi(writes, sse, { ...opts, proxyTrust }, principalOf, timeTravel, putRequests)
   const app = express()
   app.disable('x-powered-by')
   app.disable('etag')
-  app.set('trust proxy', false)
+  app.set('trust proxy', proxyTrust)
   app.use(cors(policy))
   app.get('/signalk', (req, res) => {
-    const host = req.headers.host ?? 'localhost'
-    const ws = req.protocol === 'https' ? 'wss' : 'ws'
+    // Behind a trusted proxy: the scheme and host the client asked the proxy for.
+    const host = clientHost(req, proxyTrust) ?? 'localhost'
+    const scheme = clientScheme(req, proxyTrust)
+    const ws = scheme === 'https' ? 'wss' : 'ws'
     res.json({
       endpoints: {
         v1: {
           version: SIGNALK_VERSION,
-          'signalk-http': `${req.protocol}://${host}/signalk/v1/api/`,
+          'signalk-http': `${scheme}://${host}/signalk/v1/api/`,
           'signalk-ws': `${ws}://${host}/signalk/v1/stream`,
         },
       },

@@ -9,10 +9,17 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { isIPv4 } from 'node:net'
-import type { TLSSocket } from 'node:tls'
 import type { RequestHandler } from 'express'
 import { Errors, KeelsonError } from '../core/errors.js'
 import { API_PREFIX } from './fast-path.js'
+import {
+  clientAddress,
+  clientHost,
+  clientPort,
+  clientScheme,
+  type ProxyTrust,
+  TRUST_NONE,
+} from './proxy.js'
 
 /** Write rules. */
 export interface WritePolicy {
@@ -24,6 +31,12 @@ export interface WritePolicy {
    * any port, a `name:port` only that port. Default none.
    */
   hostNames?: readonly string[]
+  /**
+   * Which peers are trusted proxies (the compiled `trustProxy` option,
+   * src/http/proxy.ts): from one, the client's address, scheme, host and
+   * port below are those it forwards. Default none.
+   */
+  proxyTrust?: ProxyTrust
 }
 
 /** The methods of the REST API (RFC 9110 §10.2.1 `Allow`), as its 405 and OPTIONS answers list them. */
@@ -47,6 +60,11 @@ export function isLoopback(address: string | undefined): boolean {
  * - a `Host` that is a loopback name (`localhost`, `127.x.x.x`, `[::1]`,
  *   with or without a port) or one of `hostNames` (else 403 `HOST_NOT_ALLOWED`).
  *
+ * Behind a trusted proxy (`proxyTrust`) the peer is the client the proxy
+ * forwards (`X-Forwarded-For`), and this server's scheme, host and port are
+ * those the client asked the proxy for; from any other peer forwarded
+ * headers are ignored.
+ *
  * The Origin and Host rules stop DNS rebinding: a page of
  * `http://attacker.example:PORT` whose name now resolves to 127.0.0.1 sends
  * that origin and that Host, neither of which passes. Use it on every write
@@ -55,18 +73,19 @@ export function isLoopback(address: string | undefined): boolean {
  */
 export function writeRefusal(req: IncomingMessage, policy: WritePolicy): KeelsonError | undefined {
   const origin = req.headers.origin
+  const trust = policy.proxyTrust ?? TRUST_NONE
   if (
     origin !== undefined &&
     !policy.corsOrigins.includes(origin) &&
-    !isOwnLoopbackOrigin(req, origin)
+    !isOwnLoopbackOrigin(req, origin, trust)
   ) {
     return new KeelsonError(
       Errors.CORS_ORIGIN,
       `Writes from origin ${origin} are not allowed; list it with --cors-origin`,
     )
   }
-  if (!isLoopback(req.socket.remoteAddress)) return new KeelsonError(Errors.WRITE_NOT_LOCAL)
-  const host = req.headers.host
+  if (!isLoopback(clientAddress(req, trust))) return new KeelsonError(Errors.WRITE_NOT_LOCAL)
+  const host = clientHost(req, trust)
   if (host === undefined || !isAllowedHost(host, policy.hostNames ?? [])) {
     return new KeelsonError(
       Errors.HOST_NOT_ALLOWED,
@@ -87,7 +106,7 @@ export function checkWriteAllowed(req: IncomingMessage, policy: WritePolicy): vo
  * serialisation (so no path, user info or `null`), this server's scheme and
  * local port, and a loopback host.
  */
-function isOwnLoopbackOrigin(req: IncomingMessage, origin: string): boolean {
+function isOwnLoopbackOrigin(req: IncomingMessage, origin: string, trust: ProxyTrust): boolean {
   let url: URL
   try {
     url = new URL(origin)
@@ -95,10 +114,10 @@ function isOwnLoopbackOrigin(req: IncomingMessage, origin: string): boolean {
     return false
   }
   if (url.origin !== origin) return false
-  const scheme = (req.socket as TLSSocket).encrypted ? 'https:' : 'http:'
+  const scheme = `${clientScheme(req, trust)}:`
   if (url.protocol !== scheme) return false
   const port = url.port === '' ? (scheme === 'https:' ? 443 : 80) : Number(url.port)
-  return port === req.socket.localPort && isLoopbackName(url.hostname)
+  return port === clientPort(req, trust) && isLoopbackName(url.hostname)
 }
 
 /** `localhost`, a dotted `127.x.x.x`, or a bracketed IPv6 loopback, lower case. */

@@ -20,6 +20,7 @@ import { wantsEventStream } from './accept.js'
 import { readJsonBody } from './body.js'
 import { API_ALLOW } from './guard.js'
 import { PROBLEM_TYPE, problemOf } from './problem.js'
+import { clientAddress, type ProxyTrust, TRUST_NONE } from './proxy.js'
 import { isSnapshotPath, type SnapshotReader } from './snapshot.js'
 import type { SseTransport } from './sse.js'
 import type { SsePlayback } from './sse-playback.js'
@@ -70,7 +71,8 @@ export interface Api {
 export function createApi(
   port: WritePort,
   sse: SseTransport,
-  limits: BodyLimits,
+  /** Body limits, and which peers are trusted proxies (src/http/proxy.ts) for PUT requests' source labels. */
+  limits: BodyLimits & { readonly proxyTrust?: ProxyTrust },
   principalOf: PrincipalOf,
   timeTravel?: TimeTravelRoutes,
   /** Makes the Signal K PUT requests among the PUTs (SPEC §11); without it every PUT is a subtree PUT. */
@@ -169,7 +171,8 @@ export function createApi(
     })
     if (putRequests !== undefined && path.starAt < 0 && isPutRequest(path.segments, body)) {
       const { value, source } = body as { value: Json; source?: Json }
-      const address = (req.socket.remoteAddress ?? 'unknown').replace(/[.:]/g, '_')
+      const client = clientAddress(req, limits.proxyTrust ?? TRUST_NONE)
+      const address = (client ?? 'unknown').replace(/[.:]/g, '_')
       const { reply, error } = await putRequests.answer(
         {
           context: path.segments.slice(0, 2),

@@ -7,7 +7,6 @@
  * @see https://signalk.org/specification/1.7.0/doc/access_requests.html
  */
 import type { IncomingMessage } from 'node:http'
-import type { TLSSocket } from 'node:tls'
 import express, { type Request, type Response, type Router } from 'express'
 import { Errors, KeelsonError } from '../core/errors.js'
 import { isObject } from '../core/json.js'
@@ -57,7 +56,8 @@ export function securityRouter(security: Security, options: SecurityRouteOptions
     ) {
       throw new KeelsonError(Errors.BAD_JSON, 'Send {"username","password"} as strings')
     }
-    const address = req.socket.remoteAddress ?? ''
+    // express's req.ip: the client behind a trusted proxy (the app's `trust proxy`, src/http/proxy.ts).
+    const address = req.ip ?? ''
     const { token, timeToLive } = await security.login(input.username, input.password, address)
     const maxAge = cookieMaxAgeMs(security.store.current.expiration, input.rememberMe === true)
     res.setHeader('Set-Cookie', cookie(req, token, maxAge))
@@ -76,7 +76,7 @@ export function securityRouter(security: Security, options: SecurityRouteOptions
   })
 
   router.post('/signalk/v1/access/requests', async (req, res) => {
-    const address = req.socket.remoteAddress ?? ''
+    const address = req.ip ?? ''
     const attempt = security.attempts.hit(`access:${address}`)
     if (!attempt.allowed) {
       throw new KeelsonError(
@@ -137,8 +137,11 @@ export function securityRouter(security: Security, options: SecurityRouteOptions
   return router
 }
 
-/** The token cookie: HttpOnly, SameSite=Strict, Secure over TLS; `maxAgeMs` 0 clears it. */
-function cookie(req: IncomingMessage, token: string, maxAgeMs: number | undefined): string {
+/**
+ * The token cookie: HttpOnly, SameSite=Strict, Secure over TLS (a trusted
+ * proxy's TLS too: express's req.secure); `maxAgeMs` 0 clears it.
+ */
+function cookie(req: Request, token: string, maxAgeMs: number | undefined): string {
   const parts = [
     `${TOKEN_COOKIE}=${encodeURIComponent(token)}`,
     'Path=/',
@@ -146,6 +149,6 @@ function cookie(req: IncomingMessage, token: string, maxAgeMs: number | undefine
     'SameSite=Strict',
   ]
   if (maxAgeMs !== undefined) parts.push(`Max-Age=${Math.floor(maxAgeMs / 1000)}`)
-  if ((req.socket as TLSSocket).encrypted) parts.push('Secure')
+  if (req.secure) parts.push('Secure')
   return parts.join('; ')
 }

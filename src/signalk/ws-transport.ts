@@ -16,6 +16,7 @@ import type { Duplex } from 'node:stream'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { Errors, KeelsonError } from '../core/errors.js'
 import type { WritePort } from '../core/write-port.js'
+import { clientAddress, type ProxyTrust, TRUST_NONE } from '../http/proxy.js'
 import type { Principal, PrincipalOf } from '../security/principal.js'
 import type { Streams } from '../stream/streams.js'
 import type { PutRequests } from './put-request.js'
@@ -39,6 +40,8 @@ export interface SignalKStreamOptions {
   login?: LoginFunction
   /** Makes the clients' PUT requests (SPEC §11); absent: they are refused. */
   putRequests?: PutRequests
+  /** Which peers are trusted proxies (src/http/proxy.ts), for the client's address. Default none. */
+  proxyTrust?: ProxyTrust
 }
 
 /** The query of an upgrade URL, or undefined when the URL is not the stream's. */
@@ -115,7 +118,7 @@ export class SignalKStream {
     principal: Principal,
   ): ClientOptions {
     const subscribe = query.get('subscribe')
-    const address = req.socket.remoteAddress
+    const address = clientAddress(req, this.options.proxyTrust ?? TRUST_NONE)
     return {
       subscribe: subscribe === 'all' || subscribe === 'none' ? subscribe : 'self',
       sendCachedValues: query.get('sendCachedValues') !== 'false',
