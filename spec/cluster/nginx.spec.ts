@@ -5,8 +5,11 @@
  * the certificate paths put in, plus what a run as a child process in a temp
  * dir needs. SSE over HTTPS and HTTP/2 unbuffered, the Signal K WebSocket
  * upgraded, fleet telemetry kept on its node, REST and discovery through the
- * proxy, a body too large and a foreign Host refused, and a stream resumed on
- * the other node after its own is killed.
+ * proxy, a body too large and a foreign Host refused, a client of nginx that
+ * is not on the nodes' machine refused writes while no users exist (the
+ * nodes trust nginx, `--trust-proxy loopback`, and take the client's address
+ * from X-Forwarded-For), and a stream resumed on the other node after its
+ * own is killed.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -15,7 +18,7 @@ import type { IncomingMessage } from 'node:http'
 import { connect as h2connect } from 'node:http2'
 import { request } from 'node:https'
 import { connect as tcpConnect } from 'node:net'
-import { tmpdir } from 'node:os'
+import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -40,6 +43,14 @@ const NGINX = ['nginx', '/usr/sbin/nginx'].find((bin) => {
   }
 })
 const skip = NGINX === undefined || !hasOpenssl()
+
+/**
+ * A non-loopback IPv4 address of this machine, if any: nginx listens there
+ * too, and a client connecting to it comes from it, not from loopback.
+ */
+const LAN = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a && a.family === 'IPv4' && !a.internal)?.address
 if (skip) {
   console.warn(
     'spec/cluster/nginx.spec.ts: no nginx (or openssl) here; docs/nginx.conf is not tried (.ci/run installs both)',
@@ -57,6 +68,8 @@ const PROMPT_MS = 1500
 /** Where the doc's config is put into effect: node addresses, listen port, certificate, temp dir. */
 interface Placement {
   nodes: readonly string[]
+  /** The addresses nginx listens on, at `port` (127.0.0.1, and a LAN address when there is one). */
+  addresses: readonly string[]
   port: number
   certFile: string
   keyFile: string
@@ -66,7 +79,7 @@ interface Placement {
 /**
  * The nginx.conf of a test run made from docs/nginx.conf, an http-level
  * snippet: every upstream's `server` lines become one per node (with the
- * doc's parameters), `listen 443` becomes 127.0.0.1:port and the certificate
+ * doc's parameters), `listen 443` one per address at port and the certificate
  * paths the test's; the rest is the doc's text unchanged. Each substitution
  * must find its target, so a doc whose shape changed fails here rather than
  * letting a different config be tried. Around it: what a non-root run in the
@@ -95,7 +108,10 @@ function nginxConfig(doc: string, at: Placement): string {
     }
     let put = line
     if (/^\s*listen\s+443\b/.test(line)) {
-      put = line.replace(/listen\s+443\b/, `listen 127.0.0.1:${at.port}`)
+      for (const address of at.addresses.slice(1)) {
+        out.push(line.replace(/listen\s+443\b/, `listen ${address}:${at.port}`))
+      }
+      put = line.replace(/listen\s+443\b/, `listen ${at.addresses[0]}:${at.port}`)
       counts.listen++
     } else if (/^\s*ssl_certificate\s/.test(line)) {
       put = line.replace(/ssl_certificate\s+\S+;/, `ssl_certificate ${at.certFile};`)
@@ -184,7 +200,20 @@ describe.skipIf(skip)('docs/nginx.conf in front of two keelson --redis nodes', (
   async function cliNode(): Promise<{ url: string; child: ChildProcess }> {
     const child = spawn(
       process.execPath,
-      [BIN, '--port', '0', '--host', '127.0.0.1', '--redis', redis.url, '--log-level', 'info'],
+      // nginx runs on this machine: the nodes trust it as their proxy (docs/nginx.conf).
+      [
+        BIN,
+        '--port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--redis',
+        redis.url,
+        '--trust-proxy',
+        'loopback',
+        '--log-level',
+        'info',
+      ],
       { env: cleanEnv({ KEELSON_STATE_DIR: dir }), stdio: ['ignore', 'pipe', 'pipe'] },
     )
     let output = ''
@@ -206,6 +235,7 @@ describe.skipIf(skip)('docs/nginx.conf in front of two keelson --redis nodes', (
     port = await freePort()
     const conf = nginxConfig(readFileSync(DOC, 'utf8'), {
       nodes: nodes.map((n) => n.url),
+      addresses: LAN === undefined ? ['127.0.0.1'] : ['127.0.0.1', LAN],
       port,
       ...certs(),
       dir,
@@ -221,15 +251,24 @@ describe.skipIf(skip)('docs/nginx.conf in front of two keelson --redis nodes', (
     if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
-  /** A request through nginx over HTTPS (HTTP/1.1), trusting only the test certificate. */
+  /**
+   * A request through nginx over HTTPS (HTTP/1.1), trusting only the test
+   * certificate; to nginx's address `via` (127.0.0.1 unless told), which is
+   * then the client's own.
+   */
   function https(
     path: string,
-    options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+    options: {
+      method?: string
+      headers?: Record<string, string>
+      body?: string
+      via?: string
+    } = {},
   ): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
     return new Promise((resolve, reject) => {
       const req = request(
         {
-          host: '127.0.0.1',
+          host: options.via ?? '127.0.0.1',
           port,
           path,
           method: options.method ?? 'GET',
@@ -343,6 +382,51 @@ describe.skipIf(skip)('docs/nginx.conf in front of two keelson --redis nodes', (
         .toEqual([200, { a: 1, b: 2 }])
     }
   })
+
+  it.skipIf(LAN === undefined)(
+    'refuses writes while no users exist to a client of nginx that is not on this machine, whatever X-Forwarded-For it sends',
+    async () => {
+      // Everything as a local client's write but the address the client connects from: nginx
+      // forwards that address, and the node (trusting nginx) takes it, not nginx's own.
+      const write = (via: string, headers: Record<string, string> = {}) =>
+        https('/signalk/v1/api/vessels/self/fromLan', {
+          method: 'PATCH',
+          via,
+          headers: {
+            host: `localhost:${port}`,
+            'content-type': 'application/merge-patch+json',
+            ...headers,
+          },
+          body: JSON.stringify({ at: Date.now() }),
+        })
+      const remote = await write(LAN!)
+      expect([remote.status, JSON.parse(remote.body).code]).toEqual([
+        403,
+        'KEELSON_ERR_WRITE_NOT_LOCAL',
+      ])
+      // A forged X-Forwarded-For is kept left of the address nginx appends, and not read.
+      for (const forged of ['127.0.0.1', '127.0.0.1, ::1', `${LAN}, 127.0.0.1`]) {
+        const spoofed = await write(LAN!, { 'x-forwarded-for': forged })
+        expect([forged, spoofed.status, JSON.parse(spoofed.body).code]).toEqual([
+          forged,
+          403,
+          'KEELSON_ERR_WRITE_NOT_LOCAL',
+        ])
+      }
+      // The same request from this machine writes: nginx forwards 127.0.0.1.
+      expect((await write('127.0.0.1')).status).toBe(200)
+      // Reads stay open to every client.
+      expect((await https('/signalk/v1/api/vessels/self/fromLan', { via: LAN! })).status).toBe(200)
+      // Discovery names the scheme the client used, whoever it is.
+      const discovery = await https('/signalk', {
+        via: LAN!,
+        headers: { host: `boat.lan:${port}` },
+      })
+      expect(JSON.parse(discovery.body).endpoints.v1['signalk-ws']).toBe(
+        `wss://boat.lan:${port}/signalk/v1/stream`,
+      )
+    },
+  )
 
   it('refuses a body over 1 MiB at nginx, and a write naming a foreign Host at the node', async () => {
     const huge = await https('/signalk/v1/api/vessels/self/huge', {
@@ -485,7 +569,13 @@ describe.skipIf(skip)('docs/nginx.conf in front of two keelson --redis nodes', (
       const at = await freePort()
       const variantDir = join(dir, name)
       mkdirSync(variantDir)
-      const placement = { nodes: nodes.map((n) => n.url), port: at, ...certs(), dir: variantDir }
+      const placement = {
+        nodes: nodes.map((n) => n.url),
+        addresses: ['127.0.0.1'],
+        port: at,
+        ...certs(),
+        dir: variantDir,
+      }
       return { at, child: await startNginx(nginxConfig(text, placement), variantDir, at) }
     }
     // Without the directive nginx would buffer, but keelson's X-Accel-Buffering: no turns it off.
