@@ -15,6 +15,7 @@ import { WebSocket } from 'ws'
 import { createApp, type Keelson } from '../../src/app.js'
 import { clientAddress, compileProxyTrust } from '../../src/http/proxy.js'
 import type { KeelsonOptions } from '../../src/options.js'
+import { CLI_TIMEOUT_MS, runKeelson } from '../support/keelson-cli.js'
 import { PASSWORD, type Secured, startSecured } from '../support/secured.js'
 
 const API = '/signalk/v1/api'
@@ -323,6 +324,23 @@ describe('login limits per forwarded client', () => {
     expect([await login(port, OUTSIDE), await login(port, '198.51.100.9')]).toEqual([401, 401])
     expect(await login(port, '198.51.100.10')).toBe(429)
   })
+})
+
+describe('a bad --trust-proxy', () => {
+  it(
+    'stops keelson at start with exit status 2, naming the flag and the entry',
+    async () => {
+      const { code, stderr } = await runKeelson(['--trust-proxy', 'loopback,192.168.1.300'], {
+        env: { KEELSON_NO_DEMO: '1' },
+      })
+      expect(code).toBe(2)
+      expect(stderr).toMatch(/^keelson: --trust-proxy must be loopback, .*192\.168\.1\.300/)
+      const variable = await runKeelson([], { env: { KEELSON_TRUST_PROXY: '*' } })
+      expect(variable.code).toBe(2)
+      expect(variable.stderr).toMatch(/^keelson: KEELSON_TRUST_PROXY \(--trust-proxy\) must be/)
+    },
+    CLI_TIMEOUT_MS,
+  )
 })
 
 describe('clientAddress', () => {
