@@ -104,8 +104,9 @@ export interface Keelson {
    * Ends every stream and stops every timer. Call it before `server.close()`:
    * open SSE streams and WebSockets are no longer the HTTP server's own
    * connections, so `server.closeAllConnections()` does not end them.
+   * Resolves once the files still being written (the course) are written.
    */
-  close(): void
+  close(): Promise<void>
 }
 
 /**
@@ -331,11 +332,12 @@ export function createApp(options: Partial<KeelsonOptions> = {}, cluster?: Clust
       streams.close()
       signalk.close()
       playback.close()
-      void course.close()
+      const courseClosed = course.close()
       scheduler.close()
       metrics.close()
       // Last: writes made while the rest closed are recorded too.
       journal?.close()
+      return courseClosed
     },
   }
 }

@@ -25,7 +25,7 @@ export async function startServer(options: Partial<KeelsonOptions> = {}): Promis
     server,
     url: `http://127.0.0.1:${port}`,
     close: async () => {
-      keelson.close()
+      await keelson.close()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },

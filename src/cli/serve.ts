@@ -141,9 +141,10 @@ export async function serve(config: CliConfig): Promise<void> {
     log.info({ signal }, 'shutting down')
     setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS).unref()
     void Promise.allSettled(stoppers.map((stop) => stop())).then(() => {
-      keelson.close()
+      // The course file may still be being written: exit once it is (within the grace period).
+      const closed = keelson.close()
       security.close()
-      server.close(() => process.exit(0))
+      server.close(() => void closed.finally(() => process.exit(0)))
       server.closeAllConnections()
     })
   }
