@@ -315,6 +315,41 @@ describe('login limits per forwarded client', () => {
     expect(await cookieOf({})).not.toMatch(/Secure/)
   })
 
+  it("takes keelson's own page behind a TLS proxy for same-site: a cookie write from it passes, a foreign one does not", async () => {
+    for (const trusted of [true, false]) {
+      running = await startSecured({
+        users: [{ name: 'skipper', type: 'readwrite' }],
+        options: trusted ? { trustProxy: ['loopback'] } : {},
+      })
+      const { port } = running as Secured
+      const login = await ask(port, {
+        method: 'POST',
+        path: '/signalk/v1/auth/login',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ username: 'skipper', password: PASSWORD }),
+      })
+      const cookie = String(login.headers['set-cookie']).split(';')[0]!
+      // The browser is on https://boat.example (nginx with TLS); nginx forwards scheme and host.
+      const write = (origin: string) =>
+        ask(port, {
+          method: 'PATCH',
+          path: '/signalk/v1/api/vessels/self/n',
+          headers: {
+            'Content-Type': 'application/merge-patch+json',
+            Cookie: cookie,
+            Origin: origin,
+            'X-Forwarded-Proto': 'https',
+            'X-Forwarded-Host': 'boat.example',
+          },
+          body: '{"x":1}',
+        })
+      expect((await write('https://boat.example')).status).toBe(trusted ? 200 : 403)
+      expect((await write('https://attacker.example')).status).toBe(403)
+      await running.close()
+      running = undefined
+    }
+  })
+
   it('counts every client of an untrusted peer as that peer', async () => {
     running = await startSecured({
       users: [{ name: 'skipper', type: 'readwrite' }],

@@ -5,6 +5,7 @@
  * user who is removed or changes type. The security file (./store.ts) is
  * its source; with no users in it, the no-users rule holds (./principal.ts).
  */
+
 import type { IncomingMessage } from 'node:http'
 import type { Logger } from 'pino'
 import { Errors, KeelsonError } from '../core/errors.js'
@@ -14,6 +15,7 @@ import type { StateTree } from '../core/state-tree.js'
 import { FULL_VIEW, type View } from '../core/view.js'
 import type { Authorize } from '../core/write-port.js'
 import type { WritePolicy } from '../http/guard.js'
+import { clientHost, clientScheme, TRUST_NONE } from '../http/proxy.js'
 import type { Streams } from '../stream/streams.js'
 import { compileAcl, type Permissions } from './acl.js'
 import { AclView } from './acl-view.js'
@@ -278,8 +280,10 @@ export class Security {
     if (from !== 'cookie' || principal.writeRefusal !== undefined) return principal
     const origin = req.headers.origin
     if (origin === undefined || this.policy.corsOrigins.includes(origin)) return principal
-    const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
-    if (origin === `${scheme}://${req.headers.host}`) return principal
+    // keelson's own page, reached directly or through a trusted proxy (the scheme and host the
+    // proxy forwards, --trust-proxy).
+    const trust = this.policy.proxyTrust ?? TRUST_NONE
+    if (origin === `${clientScheme(req, trust)}://${clientHost(req, trust)}`) return principal
     return {
       ...principal,
       writeRefusal: new KeelsonError(
