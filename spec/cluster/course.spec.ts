@@ -13,7 +13,7 @@ import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { CLI_TIMEOUT_MS, startKeelson } from '../support/keelson-cli.js'
 import { type RedisServer, startRedis } from '../support/redis.js'
-import { type Node, patch, startNode, until } from './support.js'
+import { call, type Node, patch, startNode, until } from './support.js'
 
 const COURSE = '/signalk/v2/api/vessels/self/navigation/course'
 const HOME = { latitude: 50.6, longitude: -1.5 }
@@ -47,21 +47,6 @@ async function node(): Promise<Node> {
   const started = await startNode(redis.url, { clusterKey: `c${key}`, coursePeriodMs: 200 })
   nodes.push(started)
   return started
-}
-
-async function call(
-  url: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await res.text()
-  return { status: res.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) }
 }
 
 const course = async (url: string): Promise<any> => (await call(url, 'GET', COURSE)).body

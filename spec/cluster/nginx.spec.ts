@@ -24,13 +24,12 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { applyMergePatch } from '../../src/client/merge-patch.js'
-import { CLI_TIMEOUT_MS, cleanEnv } from '../support/keelson-cli.js'
+import { CLI_TIMEOUT_MS, startKeelson } from '../support/keelson-cli.js'
 import { sseEvents } from '../support/raw.js'
 import { freePort, type RedisServer, startRedis } from '../support/redis.js'
 import { hasOpenssl, type SelfSigned, selfSigned } from '../support/tls.js'
 import { until } from './support.js'
 
-const BIN = fileURLToPath(new URL('../../bin/keelson.js', import.meta.url))
 const DOC = fileURLToPath(new URL('../../docs/nginx.conf', import.meta.url))
 
 /** The nginx binary (Debian's `nginx` package; /usr/sbin is not on every user's PATH), if any. */
@@ -198,31 +197,11 @@ describe.skipIf(skip)('docs/nginx.conf in front of two keelson --redis nodes', (
 
   /** Starts `keelson --redis` on a free port; resolves once it listens (caught up). */
   async function cliNode(): Promise<{ url: string; child: ChildProcess }> {
-    const child = spawn(
-      process.execPath,
-      // nginx runs on this machine: the nodes trust it as their proxy (docs/nginx.conf).
-      [
-        BIN,
-        '--port',
-        '0',
-        '--host',
-        '127.0.0.1',
-        '--redis',
-        redis.url,
-        '--trust-proxy',
-        'loopback',
-        '--log-level',
-        'info',
-      ],
-      { env: cleanEnv({ KEELSON_STATE_DIR: dir }), stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    let output = ''
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    await until(() => /"port":(\d+)/.test(output) || child.exitCode !== null, CLI_TIMEOUT_MS - 5000)
-    const nodePort = /"port":(\d+)/.exec(output)?.[1]
-    if (nodePort === undefined) throw new Error(`keelson did not start: ${output}`)
-    return { url: `127.0.0.1:${nodePort}`, child }
+    // nginx runs on this machine: the nodes trust it as their proxy (docs/nginx.conf).
+    const node = await startKeelson(['--redis', redis.url, '--trust-proxy', 'loopback'], {
+      KEELSON_STATE_DIR: dir,
+    })
+    return { url: node.url.replace('http://', ''), child: node.child }
   }
 
   beforeAll(async () => {

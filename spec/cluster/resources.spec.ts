@@ -8,9 +8,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { JsonObject } from '../../src/core/json.js'
 import { type RedisServer, startRedis } from '../support/redis.js'
-import { type Node, patch, startNode, until } from './support.js'
+import { waypoint } from '../support/resources.js'
+import { call, type Node, patch, startNode, until } from './support.js'
 
 const API = '/signalk/v2/api/resources'
 const CONFIG = '/plugins/resources-provider/_config'
@@ -46,32 +46,6 @@ async function node(options: Parameters<typeof startNode>[1] = {}): Promise<Node
   nodes.push(started)
   persistDirs.set(started, persistDir)
   return started
-}
-
-function waypoint(lon: number, lat: number, name = 'wp'): JsonObject {
-  return {
-    name,
-    feature: {
-      type: 'Feature',
-      geometry: { type: 'Point', coordinates: [lon, lat] },
-      properties: {},
-    },
-  }
-}
-
-async function call(
-  url: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  })
-  const text = await res.text()
-  return { status: res.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) }
 }
 
 /** The ids `url` lists for `type`. */

@@ -84,3 +84,22 @@ export function reopen(url: string, headers: Record<string, string> = {}): Promi
     return SseClient.open(url, headers)
   })
 }
+
+/**
+ * `method path` on `url` with `body` as JSON (a string is sent as it is);
+ * the status and the parsed answer (undefined when empty).
+ */
+export async function call(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  })
+  const text = await res.text()
+  return { status: res.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) }
+}

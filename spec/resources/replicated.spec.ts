@@ -12,6 +12,7 @@ import { FULL_VIEW } from '../../src/core/view.js'
 import { type Operation, WritePort } from '../../src/core/write-port.js'
 import { DEFAULTS } from '../../src/options.js'
 import { ResourceStore } from '../../src/resources/store.js'
+import { waypoint } from '../support/resources.js'
 
 const ROOT = { segments: [], starAt: -1 }
 const IDS = [
@@ -19,17 +20,6 @@ const IDS = [
   'b1e2c3d4-0000-4000-8000-000000000002',
   'c1e2c3d4-0000-4000-8000-000000000003',
 ]
-
-function waypoint(lon: number, lat: number, name = 'wp'): JsonObject {
-  return {
-    name,
-    feature: {
-      type: 'Feature',
-      geometry: { type: 'Point', coordinates: [lon, lat] },
-      properties: {},
-    },
-  }
-}
 
 /** The delta a resource write appends to the cluster's log (as another node's would be). */
 function saved(
