@@ -1,5 +1,7 @@
 import { request as httpRequest } from 'node:http'
 import { connect, type Socket } from 'node:net'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { EventSource } from 'eventsource'
 import merge from 'lodash.merge'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -285,6 +287,33 @@ describe('SSE stream', () => {
     expect(client.events[1]).toEqual({ event: 'keep-alive', id: running!.keelson.tree.eventId })
     vi.advanceTimersByTime(15_010)
     await client.until(() => client.events.length === 3)
+  })
+
+  it('does not keep the response of a detached stream alive (bench d, g)', async () => {
+    // A garbage collection on demand: the flag is set at run time, gc() taken from a fresh context.
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    await start()
+    const kept: WeakRef<object>[] = []
+    // Ahead of the app's listener: a weak reference to every response (which holds its request).
+    running!.server.prependListener('request', (_req, res) => kept.push(new WeakRef(res)))
+    const streams: SseClient[] = []
+    for (const path of ['/a', '/b', '/c', '/d', '/e', '/f']) streams.push(await open(path))
+    for (const client of streams) await client.until(() => client.events.length === 1)
+    const connections = [...running!.keelson.streams.connectionsOf('sse')] as SseConnection[]
+    await vi.waitFor(() => expect(connections.every((c) => c.detached)).toBe(true))
+    expect(kept).toHaveLength(6)
+    for (let i = 0; i < 5 && kept.some((ref) => ref.deref() !== undefined); i++) {
+      gc()
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    // Each stream kept its response before (its socket's close listener held it): all six stayed.
+    // Under vitest the first response of the test may stay reachable through the runtime a
+    // while (a plain node process lets it go too); none may stay because of its stream.
+    expect(kept.filter((ref) => ref.deref() !== undefined).length).toBeLessThanOrEqual(1)
+    // The streams still work.
+    await write('PATCH', '/a', { x: 1 })
+    await streams[0]!.until(() => streams[0]!.events.length === 2)
   })
 
   it('spreads keep-alives over the period: streams opened at different times get theirs in different ticks', async () => {
