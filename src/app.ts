@@ -257,7 +257,7 @@ export function createApp(options: Partial<KeelsonOptions> = {}, cluster?: Clust
     }),
   )
   app.use(appDataRouter(appData, principalOf, opts))
-  if (security !== undefined) app.use(securityRouter(security, opts))
+  if (security !== undefined) app.use(securityRouter(security, { ...opts, proxyTrust }))
   else app.get('/skServer/loginStatus', (_req, res) => void res.json(OPEN_LOGIN_STATUS))
   app.use('/signalk/v1/api', metaRoute(tree, opts.maxDepth, principalOf))
   app.use('/signalk/v1/api', createApiRouter(api))

@@ -11,6 +11,7 @@ import express, { type Request, type Response, type Router } from 'express'
 import { Errors, KeelsonError } from '../core/errors.js'
 import { isObject } from '../core/json.js'
 import { readJsonBody } from '../http/body.js'
+import { clientAddress, clientScheme, type ProxyTrust, TRUST_NONE } from '../http/proxy.js'
 import { accessRequestReply, readAccessRequestInput } from './access-requests.js'
 import { TOKEN_COOKIE } from './principal.js'
 import type { Security } from './security.js'
@@ -21,6 +22,8 @@ import type { UserType } from './types.js'
 export interface SecurityRouteOptions {
   maxBodyBytes: number
   maxDepth: number
+  /** Which peers are trusted proxies (src/http/proxy.ts): the client's address and scheme behind them. */
+  proxyTrust?: ProxyTrust
 }
 
 const JSON_BODY = ['application/json']
@@ -38,6 +41,7 @@ export const OPEN_LOGIN_STATUS = Object.freeze({
 
 /** The security endpoints of `security`. */
 export function securityRouter(security: Security, options: SecurityRouteOptions): Router {
+  const trust = options.proxyTrust ?? TRUST_NONE
   const router = express.Router()
   const body = (req: IncomingMessage) =>
     readJsonBody(req, {
@@ -56,16 +60,15 @@ export function securityRouter(security: Security, options: SecurityRouteOptions
     ) {
       throw new KeelsonError(Errors.BAD_JSON, 'Send {"username","password"} as strings')
     }
-    // express's req.ip: the client behind a trusted proxy (the app's `trust proxy`, src/http/proxy.ts).
-    const address = req.ip ?? ''
+    const address = clientAddress(req, trust) ?? ''
     const { token, timeToLive } = await security.login(input.username, input.password, address)
     const maxAge = cookieMaxAgeMs(security.store.current.expiration, input.rememberMe === true)
-    res.setHeader('Set-Cookie', cookie(req, token, maxAge))
+    res.setHeader('Set-Cookie', cookie(req, trust, token, maxAge))
     res.json(timeToLive === undefined ? { token } : { token, timeToLive })
   })
 
   const logout = (req: Request, res: Response) => {
-    res.setHeader('Set-Cookie', cookie(req, '', 0))
+    res.setHeader('Set-Cookie', cookie(req, trust, '', 0))
     res.json({ status: 'loggedOut' })
   }
   router.put('/signalk/v1/auth/logout', logout)
@@ -76,7 +79,7 @@ export function securityRouter(security: Security, options: SecurityRouteOptions
   })
 
   router.post('/signalk/v1/access/requests', async (req, res) => {
-    const address = req.ip ?? ''
+    const address = clientAddress(req, trust) ?? ''
     const attempt = security.attempts.hit(`access:${address}`)
     if (!attempt.allowed) {
       throw new KeelsonError(
@@ -139,9 +142,14 @@ export function securityRouter(security: Security, options: SecurityRouteOptions
 
 /**
  * The token cookie: HttpOnly, SameSite=Strict, Secure over TLS (a trusted
- * proxy's TLS too: express's req.secure); `maxAgeMs` 0 clears it.
+ * proxy's TLS too); `maxAgeMs` 0 clears it.
  */
-function cookie(req: Request, token: string, maxAgeMs: number | undefined): string {
+function cookie(
+  req: IncomingMessage,
+  trust: ProxyTrust,
+  token: string,
+  maxAgeMs: number | undefined,
+): string {
   const parts = [
     `${TOKEN_COOKIE}=${encodeURIComponent(token)}`,
     'Path=/',
@@ -149,6 +157,6 @@ function cookie(req: Request, token: string, maxAgeMs: number | undefined): stri
     'SameSite=Strict',
   ]
   if (maxAgeMs !== undefined) parts.push(`Max-Age=${Math.floor(maxAgeMs / 1000)}`)
-  if (req.secure) parts.push('Secure')
+  if (clientScheme(req, trust) === 'https') parts.push('Secure')
   return parts.join('; ')
 }
