@@ -95,7 +95,7 @@ export interface ChildOptions {
   nodeArgs?: string[]
   env?: NodeJS.ProcessEnv
   cwd?: string
-  /** Show the child's stdout (default: stderr only). */
+  /** Show the child's stdout (default: stderr only; BENCH_CHILD_STDOUT=1 shows every child's). */
   verbose?: boolean
   /** Send the child's stderr to this file instead of the bench's. */
   stderrFile?: string
@@ -117,7 +117,7 @@ export function startChild(
       env: { ...process.env, ...options.env },
       stdio: [
         'ignore',
-        options.verbose ? 'inherit' : 'ignore',
+        options.verbose || process.env.BENCH_CHILD_STDOUT ? 'inherit' : 'ignore',
         options.stderrFile ? openSync(options.stderrFile, 'a') : 'inherit',
         'ipc',
       ],

@@ -48,7 +48,7 @@ export function scanValues(
 ): number {
   const end = bytes.length
   let found = 0
-  let keepFrom = end > MARKER_LENGTH - 1 ? end - (MARKER_LENGTH - 1) : 0
+  let keepFrom = cutMarkerAt(bytes)
   let at = bytes.indexOf(MARKER, 0)
   while (at >= 0) {
     const start = at + MARKER_LENGTH
@@ -85,4 +85,22 @@ export function scanValues(
   tally.delivered += found
   carry.from = keepFrom
   return found
+}
+
+/**
+ * Where a marker cut by the end of `bytes` starts (its first bytes end the
+ * read), or `bytes.length` when none is: only then is a tail carried into
+ * the next read. Keeping the last marker-length bytes of every read instead
+ * made each next read a copy (`Buffer.concat`), a cost in the generator that
+ * grew with the bytes per event, so with the protocol.
+ */
+function cutMarkerAt(bytes: Buffer): number {
+  const end = bytes.length
+  for (let from = Math.max(0, end - (MARKER_LENGTH - 1)); from < end; from++) {
+    if (bytes[from] !== MARKER[0]) continue
+    let i = 1
+    while (from + i < end && bytes[from + i] === MARKER[i]) i++
+    if (from + i === end) return from
+  }
+  return end
 }
