@@ -26,7 +26,11 @@ export interface Subscriber {
 /** One change as seen from one path, shared by every subscriber of that path. */
 export class ScopedUpdate {
   private json: string | undefined
-  private readonly frames = new Map<string, unknown>()
+  /** The first transport's frame, kept in fields: most changes go out in one format. */
+  private firstKind: string | undefined
+  private firstFrame: unknown
+  /** Frames of any further transports, made when a second format is asked for. */
+  private frames: Map<string, unknown> | undefined
 
   constructor(
     /** The revision of the change. */
@@ -46,6 +50,14 @@ export class ScopedUpdate {
    * that asks and shared by all the others (`kind` names the transport's format).
    */
   frame<T>(kind: string, build: (update: ScopedUpdate) => T): T {
+    if (this.firstKind === kind) return this.firstFrame as T
+    if (this.firstKind === undefined) {
+      const frame = build(this)
+      this.firstKind = kind
+      this.firstFrame = frame
+      return frame
+    }
+    this.frames ??= new Map()
     let frame = this.frames.get(kind) as T | undefined
     if (frame === undefined) {
       frame = build(this)

@@ -118,7 +118,10 @@ export interface DeltaClient extends Connection {
 export class StreamSubscription extends StreamSubscriber {
   private readonly base: readonly string[]
   private readonly build: (update: ScopedUpdate) => DeltaFrame
-  private readonly pending = new Map<string, DeltaItem>()
+  /** Items held back, the latest per path; made on first use (most subscriptions never hold). */
+  private pending: Map<string, DeltaItem> | undefined
+  /** A throttle or a period needs the clock on delivery (`minPeriod`, or the `ideal` policy). */
+  private readonly timed: boolean
   private lastSentAt: number
   private dueAt: number
 
@@ -131,13 +134,14 @@ export class StreamSubscription extends StreamSubscriber {
     super(client, path, view)
     this.base = path.starAt < 0 ? path.segments : path.segments.slice(0, path.starAt)
     this.build = frameBuilder(client.streams.tree, this.base)
+    this.timed = spec.minPeriod > 0 || spec.policy === 'ideal'
     this.lastSentAt = monotonicNow()
     this.dueAt = this.lastSentAt + spec.period
     this.reschedule()
   }
 
   get holding(): boolean {
-    return this.pending.size > 0
+    return this.pending !== undefined && this.pending.size > 0
   }
 
   deliver(update: ScopedUpdate): void {
@@ -147,15 +151,15 @@ export class StreamSubscription extends StreamSubscriber {
     if (this.spec.policy === 'fixed') {
       // The period sends the current values; a removal is no value, so it is held for the
       // next period (a display would keep showing what was deleted otherwise).
-      for (const item of frame.items) if (item.value === null) this.pending.set(itemKey(item), item)
+      for (const item of frame.items) if (item.value === null) this.hold(item)
       return
     }
     // The clock is read only when a throttle or a period needs it: an `instant` subscription
     // with no minPeriod (the default one) is on every delivery of the fan-out (bench b2).
-    const timed = this.spec.minPeriod > 0 || this.spec.policy === 'ideal'
+    const timed = this.timed
     const now = timed ? monotonicNow() : 0
-    if (this.pending.size > 0 || this.client.congested || (timed && now < this.nextAt)) {
-      for (const item of frame.items) this.pending.set(itemKey(item), item)
+    if (this.holding || this.client.congested || (timed && now < this.nextAt)) {
+      for (const item of frame.items) this.hold(item)
       this.client.countCoalesced(frame.items.length)
       if (this.client.draining) this.wake(this.nextAt)
       return
@@ -172,14 +176,15 @@ export class StreamSubscription extends StreamSubscriber {
 
   /** Holds the cached values instead of sending them: the connection is congested. */
   holdSnapshot(): void {
-    for (const item of this.snapshot()) this.pending.set(itemKey(item), item)
+    for (const item of this.snapshot()) this.hold(item)
   }
 
   run(now: number): void {
     if (this.closed || this.client.congested) return
-    if (this.spec.policy !== 'fixed' && this.pending.size > 0 && now >= this.nextAt) {
-      const items = [...this.pending.values()]
-      this.pending.clear()
+    const pending = this.pending
+    if (this.spec.policy !== 'fixed' && pending !== undefined && now >= this.nextAt) {
+      const items = [...pending.values()]
+      this.pending = undefined
       this.sent(now)
       this.client.sendItems(items)
     }
@@ -197,17 +202,22 @@ export class StreamSubscription extends StreamSubscriber {
   }
 
   protected dropHeld(): void {
-    this.pending.clear()
+    this.pending = undefined
+  }
+
+  private hold(item: DeltaItem): void {
+    this.pending ??= new Map()
+    this.pending.set(itemKey(item), item)
   }
 
   private repeat(now: number): void {
     const items = this.snapshot()
-    if (this.spec.policy === 'fixed' && this.pending.size > 0) {
+    if (this.spec.policy === 'fixed' && this.pending !== undefined) {
       // Removals held since the last period, unless the path has a value again.
       const current = new Set(items.map(itemKey))
       for (const [key, item] of this.pending) if (!current.has(key)) items.push(item)
     }
-    this.pending.clear()
+    this.pending = undefined
     this.sent(now)
     if (items.length > 0) this.client.sendItems(items)
   }
@@ -218,7 +228,7 @@ export class StreamSubscription extends StreamSubscriber {
   }
 
   private reschedule(): void {
-    let at = this.pending.size > 0 ? this.nextAt : Number.POSITIVE_INFINITY
+    let at = this.holding ? this.nextAt : Number.POSITIVE_INFINITY
     if (this.spec.policy === 'fixed') at = this.dueAt
     else if (this.spec.policy === 'ideal' && this.spec.period > 0) {
       at = Math.min(at, this.lastSentAt + this.spec.period)

@@ -141,8 +141,15 @@ export abstract class Connection {
    */
   send(frame: Buffer, messages = 1): void {
     if (this.closedFlag) return
-    const held = this.buffered
-    if (held > 0 && held + frame.length > this.streams.limits.maxConnectionBytes) {
+    const limits = this.streams.limits
+    // While draining the socket holds under a high-water mark (flush() judged it), so the
+    // bound can only be passed when this queue is near it: the socket is not read per frame.
+    const held =
+      this.draining &&
+      this.queuedBytes + frame.length + limits.highWaterBytes <= limits.maxConnectionBytes
+        ? 0
+        : this.buffered
+    if (held > 0 && held + frame.length > limits.maxConnectionBytes) {
       this.streams.log.info(
         { protocol: this.protocol, bytes: held + frame.length },
         'closing a stream past its byte bound',
@@ -156,7 +163,7 @@ export abstract class Connection {
     this.queuedMessages += messages
     // A turn that queued a high-water mark's worth writes it at once: the socket tells
     // whether the peer keeps up, and this turn's queue stays bounded.
-    if (this.queuedBytes >= this.streams.limits.highWaterBytes) {
+    if (this.queuedBytes >= limits.highWaterBytes) {
       // Outside the turn batch: the journal's barrier first (SPEC §9, no frame before its fsync).
       runFlushBarriers()
       this.flush()
