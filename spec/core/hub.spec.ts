@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { Hub, type ScopedUpdate, type Subscriber } from '../../src/core/hub.js'
+import { Hub, ScopedUpdate, type Subscriber } from '../../src/core/hub.js'
 import { isObject } from '../../src/core/json.js'
 import { parseUrlPath } from '../../src/core/path.js'
 import { StateTree } from '../../src/core/state-tree.js'
@@ -144,5 +144,31 @@ describe('Hub views', () => {
     expect(before.updates).toHaveLength(1)
     expect(after.updates).toHaveLength(1)
     expect(errors).toHaveLength(1)
+  })
+})
+
+describe('ScopedUpdate frames', () => {
+  it('builds each kind once, a kind built from another included, and gives both back after', () => {
+    const update = new ScopedUpdate(1, { patch: { a: 1 }, inverse: { a: null } })
+    const built: string[] = []
+    const raw = (u: ScopedUpdate): string => {
+      built.push('raw')
+      return `raw ${u.patchJson}`
+    }
+    // As SSE's chunked frame wraps the raw one.
+    const chunked = (u: ScopedUpdate): string => {
+      built.push('chunked')
+      return `chunked(${u.frame('raw', raw)})`
+    }
+    const other = (): string => {
+      built.push('other')
+      return 'other'
+    }
+    for (let i = 0; i < 3; i++) {
+      expect(update.frame('chunked', chunked)).toBe('chunked(raw {"a":1})')
+      expect(update.frame('raw', raw)).toBe('raw {"a":1}')
+      expect(update.frame('other', other)).toBe('other')
+    }
+    expect(built).toEqual(['chunked', 'raw', 'other'])
   })
 })

@@ -53,6 +53,12 @@ export class ScopedUpdate {
     if (this.firstKind === kind) return this.firstFrame as T
     if (this.firstKind === undefined) {
       const frame = build(this)
+      // A builder may ask for another kind it is made from (SSE's chunked frame wraps the raw
+      // one): that one moves to the map, and the kind asked for first keeps the fields.
+      if (this.firstKind !== undefined) {
+        this.frames ??= new Map()
+        this.frames.set(this.firstKind, this.firstFrame)
+      }
       this.firstKind = kind
       this.firstFrame = frame
       return frame
