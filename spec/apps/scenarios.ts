@@ -83,6 +83,16 @@ export const UPSTREAM_FAILURES: readonly Upstream[] = [
     why: 'told by /plugins/freeboard-sk (200) that it may, Freeboard-SK saves its settings as user data; with no security signalk-server answers 405 "security is not enabled"',
   },
   {
+    // KIP's Freeboard-SK widget embeds Freeboard-SK, logged in with KIP's cookie. Freeboard-SK
+    // asks for its user data (`GET .../applicationData/user/freeboard/<version>/`); a user who
+    // never saved any gets `{}`, as signalk-server answers (its readApplicationData), and
+    // Freeboard-SK then reads `units.temperature` of that empty document before it falls back
+    // to its defaults. Whether the test sees it depends on the widget loading before the end.
+    match:
+      /^console: ERROR (TypeError: )?Cannot read properties of undefined \(reading 'temperature'\)/,
+    why: "Freeboard-SK reads the units of an empty user-data document ({}), signalk-server's answer too",
+  },
+  {
     match: /^ws: .*"statusCode":40[13]\b/,
     phase: 'before-login',
     why: 'with users, an anonymous PUT request (KIP sends three on connect) is refused: 403',
